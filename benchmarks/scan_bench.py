@@ -1,0 +1,106 @@
+"""Scan benchmark: lab worlds of 1,000 and 10,000 domains, whole probe set.
+
+Writes ``benchmarks/results/scan-<N>.json`` with ``domains``, ``seconds``, ``domains_per_s``,
+``cpu_s_per_domain`` (scanner process, user + system), ``peak_rss_mb`` (scanner process) and context
+(status counts, CPU used by the lab servers during the scan, machine). Run with ``make bench``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent
+WORK = ROOT / "work"
+RESULTS = ROOT / "results"
+SOUVERAIN = [sys.executable, "-m", "souverain.cli"]
+
+
+def _server_cpu(lab_dir: Path) -> float:
+    total = 0.0
+    for pid_file in lab_dir.rglob("*.pid"):
+        try:
+            proc = psutil.Process(int(pid_file.read_text().split()[0]))
+            times = proc.cpu_times()
+            total += times.user + times.system + times.children_user + times.children_system
+            for child in proc.children(recursive=True):
+                ctimes = child.cpu_times()
+                total += ctimes.user + ctimes.system
+        except (OSError, ValueError, psutil.Error):
+            continue
+    return total
+
+
+def bench(domains: int, concurrency: int) -> dict[str, object]:
+    lab_dir = WORK / f"lab-{domains}"
+    store = WORK / f"scan-{domains}.db"
+    store.unlink(missing_ok=True)
+    for suffix in ("-wal", "-shm"):
+        Path(str(store) + suffix).unlink(missing_ok=True)
+    env = dict(os.environ, SOUVERAIN_HOME=str(WORK))
+    started = time.perf_counter()
+    subprocess.run([*SOUVERAIN, "lab", "up", "--domains", str(domains), "--dir", str(lab_dir)], check=True, env=env)
+    lab_seconds = time.perf_counter() - started
+    server_cpu_before = _server_cpu(lab_dir)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [*SOUVERAIN, "scan", "--lab", "--dir", str(lab_dir), "--store", str(store),
+         "--concurrency", str(concurrency)],
+        env=env, capture_output=True, text=True, check=False,
+    )
+    seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr)
+        raise SystemExit(f"scan of {domains} domains failed with exit code {proc.returncode}")
+    server_cpu = _server_cpu(lab_dir) - server_cpu_before
+    run_id = int(proc.stdout.strip().splitlines()[-1])
+    from souverain.store import Store
+
+    counts = Store(store).status_counts(run_id)
+    scanned = sum(counts.values())
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {
+        "domains": scanned,
+        "seconds": round(seconds, 2),
+        "domains_per_s": round(scanned / seconds, 1),
+        "cpu_s_per_domain": round(cpu / scanned, 5),
+        "peak_rss_mb": round(after.ru_maxrss / 1024, 1),
+        "status_counts": counts,
+        "lab_servers_cpu_s": round(server_cpu, 1),
+        "lab_up_seconds": round(lab_seconds, 1),
+        "concurrency": concurrency,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="1000,10000")
+    parser.add_argument("--concurrency", type=int, default=300)
+    args = parser.parse_args()
+    WORK.mkdir(exist_ok=True)
+    RESULTS.mkdir(exist_ok=True)
+    for size in (int(s) for s in args.sizes.split(",")):
+        result = bench(size, args.concurrency)
+        path = RESULTS / f"scan-{size}.json"
+        path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        print(f"{path.name}: {result['domains']} domains in {result['seconds']} s = "
+              f"{result['domains_per_s']} domains/s, {result['cpu_s_per_domain'] * 1000:.2f} ms CPU/domain, "
+              f"peak RSS {result['peak_rss_mb']} MB")
+        subprocess.run([*SOUVERAIN, "lab", "down", "--dir", str(WORK / f"lab-{size}")], check=False)
+
+
+if __name__ == "__main__":
+    main()

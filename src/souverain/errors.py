@@ -1,0 +1,53 @@
+"""Exceptions raised by souverain.
+
+Probes never raise on a misbehaving target: they return Evidence with a Status. Exceptions are for the
+user's input and the environment::
+
+    SouverainError                 base class; str() is one clear line for the user
+    ├── InputError                 a file or argument the user gave is wrong (names the input and the problem)
+    │   └── PortfolioError         a portfolio file is wrong (file, line, field)
+    ├── StoreError                 the store cannot be opened, migrated or written
+    ├── RunNotFound                no run with that id in the store
+    └── EnvironmentProblem         a required program or service is missing (names the Debian package)
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "EnvironmentProblem",
+    "InputError",
+    "PortfolioError",
+    "RunNotFound",
+    "SouverainError",
+    "StoreError",
+]
+
+
+class SouverainError(Exception):
+    """Base class; the message is one line meant for the user."""
+
+
+class InputError(SouverainError):
+    """Bad user input."""
+
+
+class PortfolioError(InputError):
+    """A portfolio file is invalid; carries every problem found, not only the first."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        first = problems[0] if problems else "invalid portfolio"
+        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+        super().__init__(first + more)
+
+
+class StoreError(SouverainError):
+    """The store cannot be used."""
+
+
+class RunNotFound(SouverainError):
+    """No such run."""
+
+
+class EnvironmentProblem(SouverainError):
+    """Something outside souverain is missing or broken."""

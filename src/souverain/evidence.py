@@ -1,0 +1,65 @@
+"""Evidence: the immutable record of what one probe observed, collected without interpretation."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+__all__ = ["Evidence", "Status"]
+
+
+class Status(StrEnum):
+    """Closed set of outcomes for a probe (and for a whole target)."""
+
+    OK = "ok"
+    NOT_FOUND = "not-found"  # the thing does not exist (NXDOMAIN, no record, HTTP 404 where relevant)
+    REFUSED = "refused"  # connection refused / DNS REFUSED
+    TIMEOUT = "timeout"  # a budget ran out
+    ERROR = "error"  # the target misbehaved (garbage, protocol error, SERVFAIL, too many redirects…)
+    NOT_APPLICABLE = "not-applicable"  # the probe does not apply (no address, role not present…)
+    SKIPPED = "skipped"  # deliberately not done (robots.txt disallow, target budget exhausted first)
+    BUG = "bug"  # an exception inside souverain itself: a defect to report, never the target's fault
+
+
+@dataclass(slots=True)
+class Evidence:
+    """One observation. ``data`` is a JSON-serialisable dict documented per probe in docs/evidence.md."""
+
+    probe: str
+    target: str
+    status: Status
+    data: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    started_at: float = field(default_factory=time.time)
+    duration_ms: float = 0.0
+    probe_version: str = "1"
+    schema_version: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "probe": self.probe,
+            "target": self.target,
+            "status": str(self.status),
+            "error": self.error,
+            "started_at": self.started_at,
+            "duration_ms": round(self.duration_ms, 3),
+            "probe_version": self.probe_version,
+            "schema_version": self.schema_version,
+            "data": self.data,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Evidence:
+        return cls(
+            probe=raw["probe"],
+            target=raw["target"],
+            status=Status(raw["status"]),
+            data=raw.get("data") or {},
+            error=raw.get("error"),
+            started_at=raw.get("started_at", 0.0),
+            duration_ms=raw.get("duration_ms", 0.0),
+            probe_version=raw.get("probe_version", "1"),
+            schema_version=raw.get("schema_version", 1),
+        )

@@ -1,0 +1,100 @@
+"""``Net``: the per-run network layer shared by every probe."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+
+from souverain.net.config import NetConfig
+from souverain.net.dns import DnsAnswer, DnsClient
+from souverain.net.session import make_session
+from souverain.net.tlsctx import TLS_VERSIONS, observation_context, pinned_context, validating_context
+
+__all__ = ["Net"]
+
+
+class _Slot:
+    __slots__ = ("sem", "users")
+
+    def __init__(self, limit: int) -> None:
+        self.sem = asyncio.Semaphore(limit)
+        self.users = 0
+
+
+class Net:
+    """Async context manager holding the DNS client, HTTP session, TLS contexts and per-IP caps.
+
+    One ``Net`` lives for one run: its DNS cache and TLS-version cache are per run.
+    """
+
+    def __init__(self, config: NetConfig | None = None) -> None:
+        self.config = config or NetConfig()
+        self.dns = DnsClient(self.config.resolver_address(), self.config.dns_timeout, self.config.dns_retries)
+        self.tls_observe: ssl.SSLContext = observation_context()
+        self.tls_pinned: dict[str, ssl.SSLContext] = {v: pinned_context(v) for v in TLS_VERSIONS}
+        self._tls_validating: ssl.SSLContext | None = None
+        self._http: aiohttp.ClientSession | None = None
+        self._slots: dict[str, _Slot] = {}
+        self.tls_version_cache: dict[tuple[str, int], asyncio.Task[dict[str, Any]]] = {}
+        self.trust_store: Any = None  # cryptography Store, built lazily by the tls probe
+
+    @property
+    def http(self) -> aiohttp.ClientSession:
+        """The shared aiohttp session (created on first use inside the event loop)."""
+        if self._http is None:
+            self._http = make_session(self.config, self.dns, self.tls_observe)
+        return self._http
+
+    @property
+    def tls_validating(self) -> ssl.SSLContext:
+        """Context that validates certificates against ``config.ca_file``."""
+        if self._tls_validating is None:
+            self._tls_validating = validating_context(self.config.ca_file)
+        return self._tls_validating
+
+    async def __aenter__(self) -> Net:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        for task in self.tls_version_cache.values():
+            task.cancel()
+        self.tls_version_cache.clear()
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+        await self.dns.close()
+
+    async def query(self, name: str, rdtype: str) -> DnsAnswer:
+        """Shortcut for ``net.dns.query``."""
+        return await self.dns.query(name, rdtype)
+
+    async def addresses(self, host: str) -> list[str]:
+        """IPv4 then IPv6 addresses of ``host`` (through the cache); empty when none."""
+        a, aaaa = await asyncio.gather(self.dns.query(host, "A"), self.dns.query(host, "AAAA"))
+        return a.rrs + aaaa.rrs
+
+    @asynccontextmanager
+    async def ip_slot(self, ip: str) -> AsyncIterator[None]:
+        """Hold one of the ``per_ip_limit`` connection slots of a destination IP."""
+        slot = self._slots.get(ip)
+        if slot is None:
+            slot = self._slots[ip] = _Slot(self.config.per_ip_limit)
+        slot.users += 1
+        try:
+            async with slot.sem:
+                yield
+        finally:
+            slot.users -= 1
+            if slot.users == 0:
+                self._slots.pop(ip, None)

@@ -1,0 +1,84 @@
+"""The aiohttp session: names resolved through the DNS client, manual redirects, no auto-decompression."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import ssl
+
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+
+from souverain.net.config import NetConfig
+from souverain.net.dns import DnsClient
+
+__all__ = ["NetResolver", "make_session"]
+
+
+class NetResolver(AbstractResolver):
+    """aiohttp resolver backed by the shared, cached :class:`DnsClient`."""
+
+    def __init__(self, client: DnsClient) -> None:
+        self._client = client
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        try:
+            ip = ipaddress.ip_address(host.strip("[]"))
+            addrs = [str(ip)]
+        except ValueError:
+            want = [("A", socket.AF_INET), ("AAAA", socket.AF_INET6)]
+            if family == socket.AF_INET:
+                want = want[:1]
+            elif family == socket.AF_INET6:
+                want = want[1:]
+            addrs = []
+            for rdtype, _fam in want:
+                addrs.extend((await self._client.query(host, rdtype)).rrs)
+        results: list[ResolveResult] = []
+        for addr in addrs:
+            fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+            results.append(
+                {
+                    "hostname": host,
+                    "host": addr,
+                    "port": port,
+                    "family": fam,
+                    "proto": 0,
+                    "flags": socket.AI_NUMERICHOST,
+                }
+            )
+        if not results:
+            raise OSError(socket.EAI_NONAME, f"no address for {host}")
+        return results
+
+    async def close(self) -> None:
+        return None
+
+
+def make_session(config: NetConfig, client: DnsClient, ssl_context: ssl.SSLContext) -> aiohttp.ClientSession:
+    """The one HTTP session of a run."""
+    connector = aiohttp.TCPConnector(
+        resolver=NetResolver(client),
+        limit=config.global_connection_limit,
+        limit_per_host=config.per_ip_limit,
+        ssl=ssl_context,
+        use_dns_cache=False,
+        keepalive_timeout=15,
+    )
+    timeout = aiohttp.ClientTimeout(
+        total=None,
+        connect=config.connect_timeout,
+        sock_connect=config.connect_timeout,
+        sock_read=config.read_timeout,
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=timeout,
+        auto_decompress=False,
+        headers={"User-Agent": config.user_agent, "Accept-Encoding": "gzip, deflate"},
+        trust_env=False,
+        cookie_jar=aiohttp.DummyCookieJar(),
+        raise_for_status=False,
+    )

@@ -1,0 +1,116 @@
+"""Validators for portfolio fields: SIREN, domain names, territory codes, e-mail addresses."""
+
+from __future__ import annotations
+
+import csv
+import re
+from functools import cache
+from importlib import resources
+
+import idna
+
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_COMMUNE = re.compile(r"^(?:\d{5}|2[AB]\d{3})$")
+
+SHARED_MAIL_PROVIDERS = {
+    "orange.fr": "orange",
+    "wanadoo.fr": "orange",
+    "gmail.com": "google",
+    "googlemail.com": "google",
+    "hotmail.fr": "microsoft",
+    "hotmail.com": "microsoft",
+    "outlook.fr": "microsoft",
+    "outlook.com": "microsoft",
+    "live.fr": "microsoft",
+    "laposte.net": "laposte",
+    "free.fr": "free",
+    "sfr.fr": "sfr",
+    "neuf.fr": "sfr",
+    "bbox.fr": "bouygues",
+    "yahoo.fr": "yahoo",
+    "yahoo.com": "yahoo",
+}
+
+
+def siren_problem(value: str) -> str | None:
+    """Return why ``value`` is not a valid SIREN, or None."""
+    if not re.fullmatch(r"\d{9}", value):
+        return "must be exactly 9 digits"
+    total = 0
+    for index, char in enumerate(reversed(value)):
+        digit = int(char)
+        if index % 2 == 1:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    if total % 10:
+        return "checksum (Luhn) fails"
+    return None
+
+
+def normalise_domain(value: str) -> str:
+    """Return the A-label form of a domain name; raise ValueError with the reason if malformed."""
+    name = value.strip().rstrip(".").lower()
+    if not name:
+        raise ValueError("empty domain name")
+    if "://" in name or "/" in name or "@" in name or " " in name:
+        raise ValueError("not a bare domain name (no scheme, path, '@' or space allowed)")
+    try:
+        ascii_name = idna.encode(name, uts46=True).decode("ascii")
+    except idna.IDNAError as exc:
+        raise ValueError(f"invalid internationalised name: {exc}") from None
+    if len(ascii_name) > 253:
+        raise ValueError("longer than 253 characters")
+    labels = ascii_name.split(".")
+    if len(labels) < 2:
+        raise ValueError("needs at least two labels (e.g. example.fr)")
+    for label in labels:
+        if not _LABEL.match(label):
+            raise ValueError(f"invalid label '{label}'")
+    if labels[-1].isdigit():
+        raise ValueError("top-level label cannot be numeric")
+    return ascii_name
+
+
+def email_problem(value: str) -> str | None:
+    local, sep, domain = value.strip().rpartition("@")
+    if not sep or not local or not domain:
+        return "not an e-mail address"
+    try:
+        normalise_domain(domain)
+    except ValueError as exc:
+        return f"bad domain part: {exc}"
+    return None
+
+
+@cache
+def departements() -> dict[str, tuple[str, str]]:
+    """Département code → (name, région code)."""
+    text = resources.files("souverain.data").joinpath("departements.csv").read_text(encoding="utf-8")
+    return {row["code"]: (row["name"], row["region"]) for row in csv.DictReader(text.splitlines())}
+
+
+@cache
+def regions() -> dict[str, str]:
+    text = resources.files("souverain.data").joinpath("regions.csv").read_text(encoding="utf-8")
+    return {row["code"]: row["name"] for row in csv.DictReader(text.splitlines())}
+
+
+def territory_problems(commune: str | None, departement: str | None, region: str | None) -> list[str]:
+    problems: list[str] = []
+    deps = departements()
+    if departement is not None and departement not in deps:
+        problems.append(f"departement '{departement}': unknown département code")
+    if region is not None and region not in regions():
+        problems.append(f"region '{region}': unknown région code")
+    if departement in deps and region is not None and deps[departement][1] != region:
+        problems.append(
+            f"region '{region}': département {departement} belongs to région {deps[departement][1]}"
+        )
+    if commune is not None:
+        if not _COMMUNE.match(commune):
+            problems.append(f"commune '{commune}': an INSEE commune code has 5 characters (2A/2B for Corsica)")
+        elif departement is not None and not commune.startswith(departement):
+            problems.append(f"commune '{commune}': does not belong to département {departement}")
+    return problems

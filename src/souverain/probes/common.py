@@ -1,0 +1,91 @@
+"""Helpers shared by probes: the web host, guarded sub-checks, exception → reason mapping."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+
+from souverain.evidence import Evidence, Status
+from souverain.probes.base import ProbeContext
+
+__all__ = ["classify_error", "evidence_part", "mx_hosts", "web_host"]
+
+
+async def web_host(ctx: ProbeContext) -> tuple[str, list[str], str]:
+    """``(host, addresses, which)``: the domain if it has an address, else ``www.<domain>``."""
+    addrs = await ctx.net.addresses(ctx.domain)
+    if addrs:
+        return ctx.domain, addrs, "domain"
+    www = f"www.{ctx.domain}"
+    return www, await ctx.net.addresses(www), "www"
+
+
+def mx_hosts(rrs: list[str], limit: int = 10) -> list[str]:
+    """Host names of MX records in presentation format (``"10 mx.example.fr."``), null MX excluded."""
+    hosts: list[str] = []
+    for rr in sorted(rrs, key=lambda r: (int(r.split()[0]) if r.split()[0].isdigit() else 65536, r)):
+        parts = rr.split()
+        if len(parts) == 2 and parts[1] != ".":
+            host = parts[1].rstrip(".").lower()
+            if host not in hosts:
+                hosts.append(host)
+    return hosts[:limit]
+
+
+def classify_error(exc: BaseException) -> tuple[Status, str]:
+    """Map a network exception to a status and a short reason."""
+    if isinstance(exc, TimeoutError | asyncio.TimeoutError | aiohttp.ServerTimeoutError):
+        return Status.TIMEOUT, "timed out"
+    if isinstance(exc, ConnectionRefusedError):
+        return Status.REFUSED, "connection refused"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return Status.ERROR, f"certificate rejected: {exc.certificate_error}"
+    if isinstance(exc, aiohttp.ClientConnectorSSLError | aiohttp.ClientSSLError | ssl.SSLError):
+        reason = getattr(exc, "reason", None) or str(exc)
+        return Status.ERROR, f"TLS handshake failed: {reason}"[:300]
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        if isinstance(exc.os_error, ConnectionRefusedError):
+            return Status.REFUSED, "connection refused"
+        return Status.ERROR, f"connection failed: {exc.os_error}"[:300]
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return Status.ERROR, "server closed the connection"
+    if isinstance(exc, aiohttp.ClientPayloadError | aiohttp.ClientResponseError):
+        return Status.ERROR, f"HTTP protocol error: {exc}"[:300]
+    if isinstance(exc, aiohttp.ClientError | OSError):
+        return Status.ERROR, f"{type(exc).__name__}: {exc}"[:300]
+    return Status.BUG, f"{type(exc).__name__}: {exc}"[:300]
+
+
+async def evidence_part(
+    name: str,
+    ctx: ProbeContext,
+    check: Callable[[], Awaitable[tuple[Status, dict[str, Any], str | None]]],
+    *,
+    budget_s: float,
+    schema_version: int,
+) -> Evidence:
+    """Run one sub-check of a multi-evidence probe; its failure never hides its siblings."""
+    started, t0 = time.time(), time.perf_counter()
+    data: dict[str, Any] = {}
+    try:
+        async with asyncio.timeout(budget_s):
+            status, data, error = await check()
+    except TimeoutError:
+        status, error = Status.TIMEOUT, f"check budget of {budget_s:g} s exhausted"
+    except Exception as exc:
+        status, error = Status.BUG, f"{type(exc).__name__}: {exc}"[:500]
+    return Evidence(
+        probe=name,
+        target=ctx.domain,
+        status=status,
+        data=data,
+        error=error,
+        started_at=started,
+        duration_ms=(time.perf_counter() - t0) * 1000,
+        schema_version=schema_version,
+    )

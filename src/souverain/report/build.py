@@ -1,0 +1,158 @@
+"""Static report of a run: index.html, one HTML page and one JSON file per organisation, run.json.
+
+Every observed string goes through Jinja2 autoescaping; pages carry a CSP that forbids any load from
+outside the report folder.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import orjson
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from souverain import __version__
+from souverain.errors import InputError
+from souverain.portfolio import Organisation
+from souverain.report.summary import summarise_target
+from souverain.store import Store, TargetRow
+
+__all__ = ["ReportResult", "build_report"]
+
+_MAX_TEXT = 2_000
+
+
+@dataclass(frozen=True, slots=True)
+class ReportResult:
+    out_dir: Path
+    organisations: int
+    targets: int
+
+
+def _clip(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > _MAX_TEXT:
+        return value[:_MAX_TEXT] + f"… ({len(value) - _MAX_TEXT} more characters in the JSON file)"
+    return value
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("souverain.report", "templates"),
+        autoescape=select_autoescape(["html", "j2"], default_for_string=True, default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["clip"] = _clip
+    env.filters["when"] = lambda ts: time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts)) if ts else "—"
+    env.tests["mapping"] = lambda v: isinstance(v, dict)
+    env.tests["sequence_of_scalars"] = lambda v: isinstance(v, list) and all(
+        not isinstance(i, dict | list) for i in v)
+    env.tests["listish"] = lambda v: isinstance(v, list)
+    return env
+
+
+def _write_json(path: Path, value: Any) -> None:
+    path.write_bytes(orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
+
+
+def build_report(store: Store, run_id: int, out_dir: Path,
+                 progress: Callable[[int, int], None] | None = None) -> ReportResult:
+    """Write the report of ``run_id`` into ``out_dir`` (created if needed)."""
+    run = store.run(run_id)
+    try:
+        (out_dir / "orgs").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--out '{out_dir}': cannot create the folder: {exc.strerror}") from None
+    static = resources.files("souverain.report").joinpath("static")
+    for name in ("style.css",):
+        with resources.as_file(static.joinpath(name)) as src:
+            shutil.copyfile(src, out_dir / name)
+
+    env = _environment()
+    orgs = store.run_organisations(run_id)
+    targets = store.targets(run_id)
+    by_domain = {t.domain: t for t in targets}
+    counts = Counter(t.status for t in targets)
+    rows: list[dict[str, Any]] = []
+    org_template = env.get_template("org.html.j2")
+    for index, org in enumerate(orgs, start=1):
+        org_targets = [by_domain[d.name] for d in org.domains if d.name in by_domain]
+        evidence = store.evidence_for([t.id for t in org_targets])
+        domains = [_domain_view(t, evidence[t.id]) for t in org_targets]
+        doc = _org_document(run_id, org, domains)
+        _write_json(out_dir / "orgs" / f"{org.siren}.json", doc)
+        (out_dir / "orgs" / f"{org.siren}.html").write_text(
+            org_template.render(org=org, doc=doc, run=run, version=__version__), encoding="utf-8")
+        rows.append(_index_row(org, domains))
+        if progress is not None:
+            progress(index, len(orgs))
+
+    run_doc = {
+        "run_id": run_id,
+        "status": run.status,
+        "created_at": run.created_at,
+        "finished_at": run.finished_at,
+        "souverain_version": run.souverain_version,
+        "portfolio": run.portfolio,
+        "config": run.config,
+        "organisations": len(orgs),
+        "targets": len(targets),
+        "counts": dict(sorted(counts.items())),
+        "probe_counts": _probe_counts(store, run_id),
+    }
+    _write_json(out_dir / "run.json", run_doc)
+    (out_dir / "index.html").write_text(
+        env.get_template("index.html.j2").render(run=run, run_doc=run_doc, rows=rows, version=__version__),
+        encoding="utf-8")
+    return ReportResult(out_dir, len(orgs), len(targets))
+
+
+def _probe_counts(store: Store, run_id: int) -> dict[str, dict[str, int]]:
+    import sqlalchemy as sa
+
+    from souverain.store.schema import evidence
+
+    query = (sa.select(evidence.c.probe, evidence.c.status, sa.func.count())
+             .where(evidence.c.run_id == run_id).group_by(evidence.c.probe, evidence.c.status))
+    out: dict[str, dict[str, int]] = {}
+    with store.engine.connect() as conn:
+        for probe, status, count in conn.execute(query):
+            out.setdefault(probe, {})[status] = int(count)
+    return out
+
+
+def _domain_view(target: TargetRow, evidence: list[Any]) -> dict[str, Any]:
+    return {
+        "domain": target.domain,
+        "roles": sorted(target.roles),
+        "status": target.status,
+        "duration_ms": target.duration_ms,
+        "summary": summarise_target(evidence),
+        "evidence": [ev.to_dict() for ev in evidence],
+    }
+
+
+def _org_document(run_id: int, org: Organisation, domains: list[dict[str, Any]]) -> dict[str, Any]:
+    doc = org.to_dict()
+    doc["run_id"] = run_id
+    doc["domains"] = domains
+    return doc
+
+
+def _index_row(org: Organisation, domains: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "siren": org.siren,
+        "name": org.name,
+        "kind": org.kind,
+        "departement": org.territory.departement,
+        "domains": [
+            {"domain": d["domain"], "status": d["status"], "summary": d["summary"]} for d in domains
+        ],
+    }

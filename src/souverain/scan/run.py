@@ -1,0 +1,138 @@
+"""Drive a run: pending targets of a run → scan_shard → single writer, with progress and clean interruption."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from souverain.errors import InputError
+from souverain.evidence import Status
+from souverain.net import Net, NetConfig
+from souverain.scan.engine import TargetResult, scan_shard
+from souverain.store import Store, Writer
+
+__all__ = ["ScanInterrupted", "ScanOptions", "ScanSummary", "run_scan"]
+
+
+@dataclass(frozen=True, slots=True)
+class ScanOptions:
+    concurrency: int = 200
+    target_budget_s: float = 60.0
+    only: frozenset[str] | None = None
+
+
+@dataclass(slots=True)
+class ScanSummary:
+    run_id: int
+    scanned: int = 0
+    seconds: float = 0.0
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+class ScanInterrupted(Exception):
+    """The scan was interrupted; finished targets are stored and the run can be resumed."""
+
+    def __init__(self, run_id: int, saved: int) -> None:
+        super().__init__(f"run {run_id} interrupted after {saved} target(s) saved; "
+                         f"resume with: souverain scan --resume {run_id}")
+        self.run_id = run_id
+        self.saved = saved
+
+
+def net_config_from(config: dict[str, Any]) -> NetConfig:
+    """NetConfig from a run's stored configuration; a bad resolver is an InputError naming it."""
+    values = {k: v for k, v in config.items() if k in NetConfig.__dataclass_fields__ and v is not None}
+    net_config = NetConfig(**values)
+    host, port = net_config.resolver_address() if _parses(net_config) else ("", 0)
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise InputError(f"--resolver '{net_config.resolver}': expected an IP address, optionally with :port")
+    if not 0 < port < 65536:
+        raise InputError(f"--resolver '{net_config.resolver}': port out of range")
+    return net_config
+
+
+def _parses(net_config: NetConfig) -> bool:
+    try:
+        net_config.resolver_address()
+    except ValueError:
+        return False
+    return True
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a pinned dependency; fall back if it is absent
+        return asyncio.new_event_loop
+    return uvloop.new_event_loop
+
+
+def run_scan(
+    store: Store,
+    run_id: int,
+    net_config: NetConfig,
+    options: ScanOptions,
+    *,
+    on_start: Callable[[int, int], None] | None = None,
+    on_result: Callable[[TargetResult], None] | None = None,
+) -> ScanSummary:
+    """Scan every pending target of ``run_id``. ``on_start(pending, total)`` then ``on_result`` per target."""
+    all_targets = store.targets(run_id)
+    pending = [t for t in all_targets if t.status == "pending"]
+    if on_start is not None:
+        on_start(len(pending), len(all_targets))
+    summary = ScanSummary(run_id)
+    clock = time.perf_counter()
+    writer = Writer(store)
+    writer.__enter__()
+    store.set_run_status(run_id, "running")
+
+    def record(result: TargetResult) -> None:
+        writer.submit((run_id, result.target_id, str(result.status), result.started_at, result.duration_ms,
+                       result.evidence))
+        summary.scanned += 1
+        if on_result is not None:
+            on_result(result)
+
+    async def main() -> None:
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        if task is not None:
+            loop.add_signal_handler(signal.SIGTERM, task.cancel)
+        try:
+            async with Net(net_config) as net:
+                await scan_shard(pending, net, record, concurrency=options.concurrency,
+                                 target_budget_s=options.target_budget_s,
+                                 only=set(options.only) if options.only else None)
+        finally:
+            loop.remove_signal_handler(signal.SIGTERM)
+
+    interrupted = False
+    try:
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            runner.run(main())
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        interrupted = True
+    finally:
+        writer.close()
+    summary.seconds = time.perf_counter() - clock
+    summary.counts = store.status_counts(run_id)
+    if interrupted or summary.counts.get("pending", 0):
+        store.set_run_status(run_id, "interrupted")
+        raise ScanInterrupted(run_id, summary.scanned)
+    store.set_run_status(run_id, "completed")
+    return summary
+
+
+STATUS_STYLES = {
+    str(Status.OK): "green", str(Status.NOT_FOUND): "yellow", str(Status.REFUSED): "magenta",
+    str(Status.TIMEOUT): "red", str(Status.ERROR): "red", str(Status.BUG): "bold red",
+    str(Status.SKIPPED): "dim", str(Status.NOT_APPLICABLE): "dim",
+}

@@ -1,0 +1,237 @@
+"""The store: SQLite (WAL) by default, any SQLAlchemy URL otherwise. Append-only evidence per run."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Engine
+
+from souverain import __version__
+from souverain.errors import RunNotFound, StoreError
+from souverain.evidence import Evidence
+from souverain.portfolio import Organisation
+from souverain.store.schema import evidence, organisations, run_organisations, runs, targets
+
+__all__ = ["RunInfo", "Store", "TargetRow", "dumps"]
+
+PENDING = "pending"
+
+
+def dumps(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+@dataclass(frozen=True, slots=True)
+class TargetRow:
+    id: int
+    domain: str
+    roles: frozenset[str]
+    sirens: tuple[str, ...]
+    status: str
+    started_at: float | None = None
+    duration_ms: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    id: int
+    status: str
+    created_at: float
+    finished_at: float | None
+    portfolio: str
+    config: dict[str, Any]
+    souverain_version: str
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+class Store:
+    """Access to one database. Only one writer at a time: see ``souverain.store.writer``."""
+
+    def __init__(self, url_or_path: str | Path) -> None:
+        text = str(url_or_path)
+        if "://" not in text:
+            path = Path(text).expanduser()
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"store '{path}': cannot create its folder: {exc.strerror}") from None
+            text = f"sqlite:///{path}"
+        self.url = text
+        self.engine: Engine = sa.create_engine(text)
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.migrate()
+
+    def migrate(self) -> None:
+        config = Config()
+        config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        try:
+            with self.engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"store '{self.url}': cannot open or migrate: {exc.__class__.__name__}: "
+                             f"{str(exc).splitlines()[0]}") from None
+
+    # runs -------------------------------------------------------------------------------------------
+    def create_run(self, portfolio: str, orgs: Sequence[Organisation], config: dict[str, Any]) -> int:
+        """Create a run with one pending target per distinct domain; return its id."""
+        now = time.time()
+        by_domain: dict[str, tuple[set[str], list[str]]] = {}
+        for org in orgs:
+            for domain in org.domains:
+                roles, sirens = by_domain.setdefault(domain.name, (set(), []))
+                roles.update(domain.roles)
+                sirens.append(org.siren)
+        with self.engine.begin() as conn:
+            run_id = int(
+                conn.execute(
+                    runs.insert().values(
+                        status="running", created_at=now, portfolio=portfolio, config=dumps(config),
+                        souverain_version=__version__,
+                    )
+                ).inserted_primary_key[0]  # type: ignore[index]
+            )
+            existing = {row[0] for row in conn.execute(sa.select(organisations.c.siren))}
+            org_rows = [self._org_row(org, now) for org in orgs]
+            new_rows = [row for row in org_rows if row["siren"] not in existing]
+            old_rows = [row for row in org_rows if row["siren"] in existing]
+            if new_rows:
+                conn.execute(organisations.insert(), new_rows)
+            for row in old_rows:
+                conn.execute(organisations.update().where(organisations.c.siren == row["siren"]).values(row))
+            conn.execute(
+                run_organisations.insert(),
+                [{"run_id": run_id, "siren": row["siren"], "data": row["data"]} for row in org_rows],
+            )
+            conn.execute(
+                targets.insert(),
+                [
+                    {"run_id": run_id, "domain": name, "roles": ",".join(sorted(roles)),
+                     "sirens": dumps(sirens), "status": PENDING}
+                    for name, (roles, sirens) in by_domain.items()
+                ],
+            )
+        return run_id
+
+    @staticmethod
+    def _org_row(org: Organisation, now: float) -> dict[str, Any]:
+        return {
+            "siren": org.siren, "name": org.name, "kind": org.kind, "commune": org.territory.commune,
+            "departement": org.territory.departement, "region": org.territory.region,
+            "data": dumps(org.to_dict()), "updated_at": now,
+        }
+
+    def run(self, run_id: int) -> RunInfo:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).mappings().first()
+        if row is None:
+            raise RunNotFound(f"run {run_id}: no such run in store '{self.url}'")
+        return RunInfo(row["id"], row["status"], row["created_at"], row["finished_at"], row["portfolio"],
+                       orjson.loads(row["config"]), row["souverain_version"])
+
+    def runs(self) -> list[RunInfo]:
+        with self.engine.connect() as conn:
+            ids = [r[0] for r in conn.execute(sa.select(runs.c.id).order_by(runs.c.id))]
+        return [self.run(run_id) for run_id in ids]
+
+    def latest_run(self) -> int | None:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.max(runs.c.id))).scalar()
+
+    def set_run_status(self, run_id: int, status: str) -> None:
+        finished = time.time() if status == "completed" else None
+        with self.engine.begin() as conn:
+            conn.execute(runs.update().where(runs.c.id == run_id).values(status=status, finished_at=finished))
+
+    # targets and evidence ------------------------------------------------------------------------------
+    def targets(self, run_id: int, *, pending_only: bool = False) -> list[TargetRow]:
+        query = sa.select(targets).where(targets.c.run_id == run_id).order_by(targets.c.id)
+        if pending_only:
+            query = query.where(targets.c.status == PENDING)
+        with self.engine.connect() as conn:
+            return [
+                TargetRow(r["id"], r["domain"], frozenset(r["roles"].split(",")), tuple(orjson.loads(r["sirens"])),
+                          r["status"], r["started_at"], r["duration_ms"])
+                for r in conn.execute(query).mappings()
+            ]
+
+    def status_counts(self, run_id: int) -> dict[str, int]:
+        query = (sa.select(targets.c.status, sa.func.count()).where(targets.c.run_id == run_id)
+                 .group_by(targets.c.status))
+        with self.engine.connect() as conn:
+            return {status: int(count) for status, count in conn.execute(query)}
+
+    def run_organisations(self, run_id: int) -> list[Organisation]:
+        query = (sa.select(run_organisations.c.data).where(run_organisations.c.run_id == run_id)
+                 .order_by(run_organisations.c.siren))
+        with self.engine.connect() as conn:
+            return [Organisation.from_dict(orjson.loads(row[0])) for row in conn.execute(query)]
+
+    def evidence_by_target(self, run_id: int) -> Iterator[tuple[int, list[Evidence]]]:
+        """Yield (target id, its evidence) for a run, streaming in target order."""
+        query = (sa.select(evidence).where(evidence.c.run_id == run_id)
+                 .order_by(evidence.c.target_id, evidence.c.id))
+        current: int | None = None
+        batch: list[Evidence] = []
+        with self.engine.connect() as conn:
+            for row in conn.execution_options(stream_results=True).execute(query).mappings():
+                if row["target_id"] != current and current is not None:
+                    yield current, batch
+                    batch = []
+                current = row["target_id"]
+                batch.append(Evidence.from_dict(orjson.loads(row["payload"])))
+        if current is not None:
+            yield current, batch
+
+    def evidence_for(self, target_ids: Sequence[int]) -> dict[int, list[Evidence]]:
+        """Evidence of the given targets, by target id, in recording order."""
+        out: dict[int, list[Evidence]] = {tid: [] for tid in target_ids}
+        if not target_ids:
+            return out
+        query = (sa.select(evidence.c.target_id, evidence.c.payload)
+                 .where(evidence.c.target_id.in_(list(target_ids))).order_by(evidence.c.id))
+        with self.engine.connect() as conn:
+            for target_id, payload in conn.execute(query):
+                out[target_id].append(Evidence.from_dict(orjson.loads(payload)))
+        return out
+
+    def record_targets(self, items: Sequence[tuple[int, int, str, float, float, list[Evidence]]]) -> None:
+        """Write finished targets atomically: (run, target, status, started, duration_ms, evidence)."""
+        rows: list[dict[str, Any]] = []
+        with self.engine.begin() as conn:
+            for run_id, target_id, status, started, duration, items_evidence in items:
+                updated = conn.execute(
+                    targets.update()
+                    .where(targets.c.id == target_id, targets.c.status == PENDING)
+                    .values(status=status, started_at=started, duration_ms=duration)
+                ).rowcount
+                if not updated:  # already recorded (resume after a crash between two writers): keep the first
+                    continue
+                rows.extend(
+                    {
+                        "run_id": run_id, "target_id": target_id, "probe": ev.probe, "subject": ev.target[:300],
+                        "status": str(ev.status), "probe_version": ev.probe_version,
+                        "schema_version": ev.schema_version, "started_at": ev.started_at,
+                        "duration_ms": ev.duration_ms, "error": ev.error, "payload": dumps(ev.to_dict()),
+                    }
+                    for ev in items_evidence
+                )
+            if rows:
+                conn.execute(evidence.insert(), rows)

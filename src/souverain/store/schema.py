@@ -1,0 +1,85 @@
+"""Tables of the store (SQLAlchemy Core). Changes go through an alembic migration in ``migrations/``."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+organisations = Table(
+    "organisations",
+    metadata,
+    Column("siren", String(9), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("commune", String(5)),
+    Column("departement", String(3)),
+    Column("region", String(2)),
+    Column("data", Text, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("status", String(16), nullable=False),  # running | interrupted | completed
+    Column("created_at", Float, nullable=False),
+    Column("finished_at", Float),
+    Column("portfolio", Text, nullable=False),
+    Column("config", Text, nullable=False),
+    Column("souverain_version", String(32), nullable=False),
+)
+
+run_organisations = Table(
+    "run_organisations",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id"), primary_key=True),
+    Column("siren", String(9), primary_key=True),
+    Column("data", Text, nullable=False),
+)
+
+targets = Table(
+    "targets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+    Column("domain", String(253), nullable=False),
+    Column("roles", String(32), nullable=False),
+    Column("sirens", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # pending until recorded, then a Status value
+    Column("started_at", Float),
+    Column("duration_ms", Float),
+    UniqueConstraint("run_id", "domain", name="uq_targets_run_domain"),
+)
+Index("ix_targets_run_status", targets.c.run_id, targets.c.status)
+
+evidence = Table(
+    "evidence",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+    Column("target_id", Integer, ForeignKey("targets.id"), nullable=False),
+    Column("probe", String(32), nullable=False),
+    Column("subject", String(300), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("probe_version", String(16), nullable=False),
+    Column("schema_version", Integer, nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("duration_ms", Float, nullable=False),
+    Column("error", Text),
+    Column("payload", Text, nullable=False),
+)
+Index("ix_evidence_target", evidence.c.target_id)
+Index("ix_evidence_run_probe", evidence.c.run_id, evidence.c.probe)
