@@ -104,8 +104,7 @@ def scan(
     from souverain.portfolio import load_portfolio
     from souverain.probes import REGISTRY
     from souverain.scan import ScanOptions, run_scan
-    from souverain.scan.run import net_config_from
-    from souverain.scan.run import ScanInterrupted
+    from souverain.scan.run import ScanInterrupted, net_config_from
 
     db = _store(store)
     config: dict[str, Any]

@@ -5,9 +5,9 @@ user's input and the environment::
 
     SouverainError                 base class; str() is one clear line for the user
     ├── InputError                 a file or argument the user gave is wrong (names the input and the problem)
-    │   └── PortfolioError         a portfolio file is wrong (file, line, field)
+    │   ├── PortfolioError         a portfolio file is wrong (file, line, field)
+    │   └── RunNotFound            no run with that id in the store
     ├── StoreError                 the store cannot be opened, migrated or written
-    ├── RunNotFound                no run with that id in the store
     └── EnvironmentProblem         a required program or service is missing (names the Debian package)
 """
 
@@ -45,7 +45,7 @@ class StoreError(SouverainError):
     """The store cannot be used."""
 
 
-class RunNotFound(SouverainError):
+class RunNotFound(InputError):
     """No such run."""
 
 

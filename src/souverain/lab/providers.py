@@ -26,10 +26,6 @@ class Provider:
         assert self.octet is not None
         return f"127.{self.octet}.{block}.{host}"
 
-    def ip6(self, block: int, host: int) -> str:
-        assert self.octet is not None
-        return f"2001:db8:{self.octet:x}:{block:x}::{host:x}"
-
 
 _ALL = [
     Provider("ovh", "OVHcloud", "FR", 16, 16276, "OVH"),
@@ -46,15 +42,49 @@ _ALL = [
     Provider("vade", "Vade", "FR", 27, None, "", "ASN unverified"),
     Provider("mailinblack", "Mailinblack", "FR", 28, None, "", "ASN unverified"),
     Provider("proofpoint", "Proofpoint", "US", 29, None, "", "ASN unverified"),
-    Provider("gip-lab", "GIP Lab Numérique (fictional public operator)", "FR", 30, None, "",
-             "lab-fictional", lab_fictional=True),
-    Provider("self", "the organisation itself", "FR", 31, None, "",
-             "lab-fictional networks of public bodies", lab_fictional=True),
-    Provider("thirdparty", "assorted third-party services", None, 40, None, "",
-             "unverified: hosts of several companies", lab_fictional=True),
-    Provider("lab-hostile", "lab hostile test bench", None, 66, None, "", "lab-fictional", lab_fictional=True),
-    Provider("lab-infra", "lab root and TLD servers, resolver", None, 53, None, "", "lab-fictional",
-             lab_fictional=True),
+    Provider(
+        "gip-lab",
+        "GIP Lab Numérique (fictional public operator)",
+        "FR",
+        30,
+        None,
+        "",
+        "lab-fictional",
+        lab_fictional=True,
+    ),
+    Provider(
+        "self",
+        "the organisation itself",
+        "FR",
+        31,
+        None,
+        "",
+        "lab-fictional networks of public bodies",
+        lab_fictional=True,
+    ),
+    Provider(
+        "thirdparty",
+        "assorted third-party services",
+        None,
+        40,
+        None,
+        "",
+        "unverified: hosts of several companies",
+        lab_fictional=True,
+    ),
+    Provider(
+        "lab-hostile", "lab hostile test bench", None, 66, None, "", "lab-fictional", lab_fictional=True
+    ),
+    Provider(
+        "lab-infra",
+        "lab root and TLD servers, resolver",
+        None,
+        53,
+        None,
+        "",
+        "lab-fictional",
+        lab_fictional=True,
+    ),
     Provider("letsencrypt", "Let's Encrypt (ISRG)", "US", None),
     Provider("digicert", "DigiCert", "US", None),
     Provider("sectigo", "Sectigo", None, None, None, "", "country unverified"),
@@ -92,18 +122,28 @@ HTTP_ONLY = {"ovh": (5, 1), "scaleway": (5, 1), "self": (200, 1)}
 SELF_NETWORKS = 8
 TLS10_IP = "127.31.250.1"
 HOSTILE_IPS = {
-    "silence": "127.66.1.1", "redirect-loop": "127.66.1.2", "huge-page": "127.66.1.3",
-    "gzip-bomb": "127.66.1.4", "tls-garbage": "127.66.1.5", "dns-timeout": "127.66.53.1",
+    "silence": "127.66.1.1",
+    "redirect-loop": "127.66.1.2",
+    "huge-page": "127.66.1.3",
+    "gzip-bomb": "127.66.1.4",
+    "tls-garbage": "127.66.1.5",
+    "dns-timeout": "127.66.53.1",
 }
 
 # Name servers: provider → list of NS-set; each NS host gets an address in the provider /16, block 0.
 OVH_NS = [(f"dns{n}.ovh.net", f"ns{n}.ovh.net") for n in (10, 11, 12, 13, 14, 15, 16, 17, 18, 19)]
-CLOUDFLARE_NS = [(f"{a}.ns.cloudflare.com", f"{b}.ns.cloudflare.com")
-                 for a, b in (("ada", "bob"), ("cruz", "dina"), ("eve", "finn"), ("gail", "hank"))]
-GANDI_NS = [("ns-101-a.gandi.net", "ns-215-b.gandi.net", "ns-66-c.gandi.net"),
-            ("ns-17-a.gandi.net", "ns-33-b.gandi.net", "ns-140-c.gandi.net")]
-AWS_NS = [("ns-1024.awsdns-00.org", "ns-205.awsdns-25.com", "ns-700.awsdns-23.net"),
-          ("ns-1536.awsdns-00.org", "ns-12.awsdns-01.com", "ns-813.awsdns-37.net")]
+CLOUDFLARE_NS = [
+    (f"{a}.ns.cloudflare.com", f"{b}.ns.cloudflare.com")
+    for a, b in (("ada", "bob"), ("cruz", "dina"), ("eve", "finn"), ("gail", "hank"))
+]
+GANDI_NS = [
+    ("ns-101-a.gandi.net", "ns-215-b.gandi.net", "ns-66-c.gandi.net"),
+    ("ns-17-a.gandi.net", "ns-33-b.gandi.net", "ns-140-c.gandi.net"),
+]
+AWS_NS = [
+    ("ns-1024.awsdns-00.org", "ns-205.awsdns-25.com", "ns-700.awsdns-23.net"),
+    ("ns-1536.awsdns-00.org", "ns-12.awsdns-01.com", "ns-813.awsdns-37.net"),
+]
 AWS_NS_ZONES = ("awsdns-00.org", "awsdns-25.com", "awsdns-01.com", "awsdns-23.net", "awsdns-37.net")
 
 
@@ -116,6 +156,6 @@ def prefixes_tsv() -> str:
         comment = p.note or p.name
         if p.asn is None and "unverified" not in comment and not p.lab_fictional:
             comment += " (unverified)"
-        for prefix in (p.prefix, f"2001:db8:{p.octet:x}::/48"):
+        for prefix in (p.prefix, f"::ffff:127.{p.octet}.0.0/112"):
             lines.append(f"{prefix}\t{p.asn or ''}\t{p.as_name}\t{comment}")
     return "\n".join(lines) + "\n"

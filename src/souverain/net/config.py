@@ -58,6 +58,8 @@ class NetConfig:
     tls_version_probe_cache: bool = True
     global_connection_limit: int = 512
     dns_retries: int = 2
+    http_port: int = 80  # ports of the web probes; only tests on unprivileged ports change them
+    https_port: int = 443
 
     def resolver_address(self) -> tuple[str, int]:
         """``(ip, port)`` of the recursive resolver; accepts ``IP``, ``IP:port`` and ``[v6]:port``."""

@@ -1,7 +1,8 @@
 """DNS stub client: EDNS+DO queries to one recursive resolver, per-run cache, in-flight de-duplication.
 
 A few shared, connected UDP sockets multiplex queries by message id (no socket per query); a truncated
-answer is retried over TCP with ``dns.asyncquery.tcp``.
+answer is retried over TCP. Messages are built and read by the small codec of :mod:`souverain.net.wire`
+(answer section only), with dnspython as the fallback for anything it does not handle.
 """
 
 from __future__ import annotations
@@ -10,9 +11,8 @@ import asyncio
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-import dns.asyncquery
 import dns.exception
 import dns.flags
 import dns.message
@@ -22,15 +22,18 @@ import dns.rdataclass
 import dns.rdatatype
 
 from souverain.evidence import Status
+from souverain.net import wire
 
 __all__ = ["DnsAnswer", "DnsClient", "txt_to_str"]
 
 MAX_CNAME_CHAIN = 12
 _EDNS_PAYLOAD = 1232
-_RCODE_STATUS = {
-    dns.rcode.NOERROR: Status.OK,
-    dns.rcode.NXDOMAIN: Status.NOT_FOUND,
-    dns.rcode.REFUSED: Status.REFUSED,
+_FAST_TYPES = frozenset(wire.TYPES.values())
+_AD, _TC = int(dns.flags.AD), int(dns.flags.TC)
+_RCODE_STATUS: dict[int, Status] = {
+    int(dns.rcode.NOERROR): Status.OK,
+    int(dns.rcode.NXDOMAIN): Status.NOT_FOUND,
+    int(dns.rcode.REFUSED): Status.REFUSED,
 }
 
 
@@ -92,6 +95,51 @@ def _norm(name: str) -> str:
     return name.strip().rstrip(".").lower()
 
 
+_RRsets = dict[tuple[str, int], tuple[int, list[str]]]
+
+
+def _build(name: str, qtype: int, qid: int) -> bytes:
+    try:
+        return wire.build_query(name, qtype, qid)
+    except (wire.Unsupported, UnicodeError):
+        rdtype = dns.rdatatype.RdataType(qtype)
+        query = dns.message.make_query(name, rdtype, want_dnssec=True, payload=_EDNS_PAYLOAD)
+        query.id = qid
+        return bytes(query.to_wire())
+
+
+def _expire(fut: asyncio.Future[bytes]) -> None:
+    if not fut.done():
+        fut.set_exception(TimeoutError())
+
+
+def _parse(reply: bytes, qid: int, name: str, qtype: int, question: bytes) -> tuple[int, int, _RRsets]:
+    """Answer records by (owner, type); the fast codec first, dnspython for anything unusual."""
+    if qtype in _FAST_TYPES:
+        try:
+            flags, rcode, records = wire.parse_response(reply, qid, question, qtype)
+        except wire.Unsupported:
+            pass
+        else:
+            rrsets: _RRsets = {}
+            for owner, rtype, ttl, text in records:
+                entry = rrsets.setdefault((owner, rtype), (ttl, []))
+                entry[1].append(text)
+            return flags, rcode, rrsets
+    msg = dns.message.from_wire(reply, ignore_trailing=True)
+    asked = msg.question[0] if msg.question else None
+    if msg.id != qid or asked is None or asked.rdtype != qtype:
+        raise ValueError("not a response to this query")
+    if _norm(asked.name.to_text()) != _norm(name):
+        raise ValueError("not a response to this query")
+    rrsets = {}
+    for rrset in msg.answer:
+        if rrset.rdtype in (qtype, dns.rdatatype.CNAME):
+            key = (_norm(rrset.name.to_text()), int(rrset.rdtype))
+            rrsets[key] = (rrset.ttl, [_presentation(rd) for rd in rrset])
+    return int(msg.flags), int(msg.rcode()), rrsets
+
+
 class _UdpMux(asyncio.DatagramProtocol):
     """One connected UDP socket; replies are matched to waiters by message id."""
 
@@ -100,8 +148,7 @@ class _UdpMux(asyncio.DatagramProtocol):
         self.pending: dict[int, asyncio.Future[bytes]] = {}
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         if len(data) < 12:
@@ -161,33 +208,30 @@ class DnsClient:
     async def _resolve_chain(self, name: str, rdtype: str) -> DnsAnswer:
         answer = DnsAnswer(name=name, rdtype=rdtype, status=Status.ERROR)
         try:
-            qname = dns.name.from_text(name)
-            qtype = dns.rdatatype.from_text(rdtype)
+            qtype = int(dns.rdatatype.from_text(rdtype))
         except (dns.exception.DNSException, ValueError) as exc:
             answer.error = f"invalid question: {exc}"
             return answer
-        seen = {qname}
-        current = qname
+        seen = {name}
+        current = name
         for _round in range(3):  # a resolver normally follows the chain itself; re-ask at most twice
             try:
-                msg, answer.tc = await self._exchange(current, qtype)
+                flags, rcode, rrsets, answer.tc = await self._exchange(current, qtype)
             except TimeoutError:
                 answer.status, answer.error = Status.TIMEOUT, "no answer from the resolver"
                 return answer
-            except (OSError, dns.exception.DNSException, ValueError) as exc:
-                answer.error = f"{type(exc).__name__}: {exc}"
+            except (OSError, EOFError, dns.exception.DNSException, ValueError) as exc:
+                answer.error = f"{type(exc).__name__}: {exc}"[:300]
                 return answer
-            rcode = msg.rcode()
-            answer.rcode = dns.rcode.to_text(rcode)
-            answer.ad = bool(msg.flags & dns.flags.AD)
-            rrsets = {(rr.name, rr.rdtype): rr for rr in msg.answer}
+            answer.rcode = dns.rcode.to_text(dns.rcode.Rcode(rcode)) if rcode < 16 else str(rcode)
+            answer.ad = bool(flags & _AD)
             if qtype != dns.rdatatype.CNAME:
                 for _ in range(MAX_CNAME_CHAIN):
                     cname = rrsets.get((current, dns.rdatatype.CNAME))
                     if cname is None:
                         break
-                    target = next(iter(cname)).target
-                    answer.cname_chain.append(_norm(target.to_text()))
+                    target = _norm(cname[1][0])
+                    answer.cname_chain.append(target)
                     if target in seen:
                         answer.error = "CNAME loop"
                         return answer
@@ -202,47 +246,58 @@ class DnsClient:
                 continue  # the resolver stopped at a CNAME: ask for the target
             answer.status = status
             if final is not None:
-                answer.rrs = sorted(_presentation(rd) for rd in final)
-                answer.ttl = final.ttl
+                answer.ttl, answer.rrs = final[0], sorted(final[1])
             if status is Status.ERROR:
                 answer.error = f"rcode {answer.rcode}"
             return answer
         answer.error = "CNAME chain not resolved"
         return answer
 
-    async def _exchange(self, qname: dns.name.Name, qtype: dns.rdatatype.RdataType) -> tuple[Any, bool]:
-        """Send one question; returns (message, truncated-over-UDP)."""
-        query = dns.message.make_query(qname, qtype, want_dnssec=True, payload=_EDNS_PAYLOAD)
+    async def _exchange(self, name: str, qtype: int) -> tuple[int, int, _RRsets, bool]:
+        """Send one question (UDP, retried; TCP when truncated): (flags, rcode, answer rrsets, truncated)."""
         per_try = self.timeout / (self.retries + 1)
+        template = _build(name, qtype, 0)
+        question = template[12:-11]  # the question section, between header and OPT record
+        loop = asyncio.get_running_loop()
         for _attempt in range(self.retries + 1):
             mux = await self._mux()
             qid = random.randrange(65536)
             while qid in mux.pending:
                 qid = random.randrange(65536)
-            query.id = qid
-            fut: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+            query = qid.to_bytes(2, "big") + template[2:]
+            fut: asyncio.Future[bytes] = loop.create_future()
             mux.pending[qid] = fut
             self.queries_sent += 1
             assert mux.transport is not None
-            mux.transport.sendto(query.to_wire())
+            mux.transport.sendto(query)
+            timer = loop.call_later(per_try, _expire, fut)
             try:
-                async with asyncio.timeout(per_try):
-                    wire = await fut
+                reply = await fut
             except TimeoutError:
                 continue
             finally:
+                timer.cancel()
                 mux.pending.pop(qid, None)
             try:
-                msg = dns.message.from_wire(wire, ignore_trailing=True)
-            except dns.exception.DNSException:
-                continue  # garbage: ask again
-            if not query.is_response(msg):
-                continue
-            if msg.flags & dns.flags.TC:
-                tcp = await dns.asyncquery.tcp(query, self.server, timeout=self.timeout, port=self.port)
-                return tcp, True
-            return msg, False
+                flags, rcode, rrsets = _parse(reply, qid, name, qtype, question)
+            except (ValueError, dns.exception.DNSException):
+                continue  # garbage or someone else's answer: ask again
+            if flags & _TC:
+                reply = await self._tcp(query)
+                flags, rcode, rrsets = _parse(reply, qid, name, qtype, question)
+                return flags, rcode, rrsets, True
+            return flags, rcode, rrsets, False
         raise TimeoutError
+
+    async def _tcp(self, query: bytes) -> bytes:
+        async with asyncio.timeout(self.timeout):
+            reader, writer = await asyncio.open_connection(self.server, self.port)
+            try:
+                writer.write(len(query).to_bytes(2, "big") + query)
+                size = int.from_bytes(await reader.readexactly(2), "big")
+                return await reader.readexactly(size)
+            finally:
+                writer.transport.abort()
 
     async def _mux(self) -> _UdpMux:
         if len(self._muxes) < self._n_sockets:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+import warnings
 
 __all__ = ["TLS_VERSIONS", "observation_context", "pinned_context", "validating_context"]
 
@@ -19,8 +20,10 @@ def _permissive(minimum: ssl.TLSVersion, maximum: ssl.TLSVersion) -> ssl.SSLCont
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
-    ctx.minimum_version = minimum
-    ctx.maximum_version = maximum
+    with warnings.catch_warnings():  # TLS 1.0/1.1 are deprecated: that is what we want to observe
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ctx.minimum_version = minimum
+        ctx.maximum_version = maximum
     ctx.set_alpn_protocols(["http/1.1"])
     return ctx
 

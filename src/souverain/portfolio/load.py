@@ -61,7 +61,7 @@ def load_portfolio(path: Path) -> list[Organisation]:
 
 def _yaml_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
     try:
-        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)  # noqa: S506
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)
     except UnicodeDecodeError:
         raise PortfolioError([f"{path}: not UTF-8 text"]) from None
     except yaml.YAMLError as exc:

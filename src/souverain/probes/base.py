@@ -30,6 +30,7 @@ class ProbeContext:
     net: Net
     evidence: dict[str, list[Evidence]] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
+    scratch: dict[str, Any] = field(default_factory=dict)  # probe-to-probe hand-over, never recorded
 
     def first(self, probe: str) -> Evidence | None:
         """The first evidence recorded by ``probe`` for this target, if any."""

@@ -13,7 +13,7 @@ import aiohttp
 from souverain.evidence import Evidence, Status
 from souverain.probes.base import ProbeContext
 
-__all__ = ["classify_error", "evidence_part", "mx_hosts", "web_host"]
+__all__ = ["classify_error", "evidence_part", "is_handshake_timeout", "mx_hosts", "web_host"]
 
 
 async def web_host(ctx: ProbeContext) -> tuple[str, list[str], str]:
@@ -37,9 +37,14 @@ def mx_hosts(rrs: list[str], limit: int = 10) -> list[str]:
     return hosts[:limit]
 
 
+def is_handshake_timeout(exc: BaseException) -> bool:
+    """asyncio reports an expired ``ssl_handshake_timeout`` as ConnectionAbortedError."""
+    return isinstance(exc, ConnectionAbortedError) and "handshake is taking longer" in str(exc)
+
+
 def classify_error(exc: BaseException) -> tuple[Status, str]:
     """Map a network exception to a status and a short reason."""
-    if isinstance(exc, TimeoutError | asyncio.TimeoutError | aiohttp.ServerTimeoutError):
+    if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError) or is_handshake_timeout(exc):
         return Status.TIMEOUT, "timed out"
     if isinstance(exc, ConnectionRefusedError):
         return Status.REFUSED, "connection refused"

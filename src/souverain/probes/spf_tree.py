@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from typing import Any
 
 from souverain.evidence import Status
@@ -71,7 +72,7 @@ class _Walk:
         children = [("include", t.value) for t in record.mechanisms if t.name == "include" and t.value]
         if record.redirect_used and record.redirect:
             children.append(("redirect", record.redirect))
-        tasks = []
+        tasks: list[Coroutine[Any, Any, dict[str, Any]]] = []
         for kind, target in children:
             target = target.rstrip(".").lower()
             if "%" in target:

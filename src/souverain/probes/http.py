@@ -1,0 +1,103 @@
+"""``http`` probe: ``http://<host>/``, manual redirects hop by hop, then the final response's headers."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from souverain.evidence import Evidence, Status
+from souverain.parsers.headers import parse_headers
+from souverain.probes.base import ProbeContext, register
+from souverain.probes.common import classify_error, web_host
+from souverain.probes.fetch import read_body
+
+SCHEMA_VERSION = 1
+FINAL_BODY = "http.final_body"
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+async def _hop(ctx: ProbeContext, url: str) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+    """One request without reading the body: (hop record, headers) or an ``error``/``status`` hop."""
+    net = ctx.net
+    host = urlsplit(url).hostname or ""
+    hop: dict[str, Any] = {"url": url}
+    t0 = time.perf_counter()
+    addrs = await net.addresses(host)
+    if not addrs:
+        hop.update(status_class=str(Status.NOT_FOUND), error=f"{host} has no address")
+        return hop, None
+    try:
+        async with net.ip_slot(addrs[0]), net.http.get(url, allow_redirects=False) as resp:
+            hop["status"] = resp.status
+            hop["elapsed_ms"] = round((time.perf_counter() - t0) * 1000, 2)
+            headers = list(resp.headers.items())
+            if resp.status in REDIRECTS:
+                hop["location"] = resp.headers.get("Location", "")[:2048]
+                resp.release()
+            else:  # read once, handed to the page probe; a drained connection is reused
+                cfg = net.config
+                body = await read_body(resp, cfg.max_page_bytes, cfg.read_timeout * 2)
+                ctx.scratch[FINAL_BODY] = (url, resp.status, {k.lower(): v for k, v in headers}, body)
+            return hop, headers
+    except Exception as exc:
+        status, reason = classify_error(exc)
+        if status is Status.BUG:
+            raise
+        hop.update(status_class=str(status), error=reason)
+        hop["elapsed_ms"] = round((time.perf_counter() - t0) * 1000, 2)
+        return hop, None
+
+
+def _origin(scheme: str, host: str, port: int) -> str:
+    default = 80 if scheme == "http" else 443
+    return f"{scheme}://{host}" if port == default else f"{scheme}://{host}:{port}"
+
+
+@register("http", version="1", roles=frozenset({"web"}), budget_s=25.0, schema_version=SCHEMA_VERSION)
+async def probe_http(ctx: ProbeContext) -> list[Evidence]:
+    """Redirect chain from ``http://<host>/`` (then ``https://`` if plain HTTP fails) and final headers."""
+    host, addrs, which = await web_host(ctx)
+    data: dict[str, Any] = {"host": host, "host_source": which, "hops": []}
+
+    def done(status: Status, error: str | None = None) -> list[Evidence]:
+        return [Evidence("http", ctx.domain, status, data, error=error, schema_version=SCHEMA_VERSION)]
+
+    if not addrs:
+        return done(Status.NOT_APPLICABLE, "no address for the web host")
+    hops: list[dict[str, Any]] = data["hops"]
+    cfg = ctx.net.config
+    url = _origin("http", host, cfg.http_port) + "/"
+    seen: set[str] = set()
+    headers = None
+    while True:
+        if url in seen:
+            return done(Status.ERROR, "redirect loop")
+        if len(hops) > ctx.net.config.max_redirects:
+            return done(Status.ERROR, f"more than {ctx.net.config.max_redirects} redirects")
+        seen.add(url)
+        hop, headers = await _hop(ctx, url)
+        hops.append(hop)
+        if "error" in hop:
+            if len(hops) == 1 and url.startswith("http://"):
+                data["http_error"] = hop["error"]
+                url = _origin("https", host, cfg.https_port) + "/"
+                continue
+            return done(Status(hop["status_class"]), hop["error"])
+        if hop["status"] not in REDIRECTS or not hop.get("location"):
+            break
+        url = urljoin(url, hop["location"])
+        if urlsplit(url).scheme not in ("http", "https"):
+            return done(Status.ERROR, "redirect to a non-HTTP URL")
+    final = hops[-1]
+    final_parts = urlsplit(final["url"])
+    data["final_url"] = final["url"]
+    data["final_status"] = final["status"]
+    data["redirects"] = len(hops) - 1 - (1 if "http_error" in data else 0)
+    data["https"] = final_parts.scheme == "https"
+    data["http_redirects_to_https"] = (
+        None if "http_error" in data else data["https"] and hops[0]["url"].startswith("http://")
+    )
+    data["https_same_host"] = data["https"] and (final_parts.hostname or "") == host
+    data["headers"] = parse_headers(headers or [])
+    return done(Status.OK)

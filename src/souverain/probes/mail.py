@@ -1,0 +1,173 @@
+"""``mail`` probe: evidence ``spf``, ``dmarc``, ``dkim``, ``mta-sts``, ``tls-rpt`` and ``autodiscover``."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import load_der_public_key
+
+from souverain.evidence import Evidence, Status
+from souverain.net import DnsAnswer
+from souverain.parsers.dmarc import parse_dmarc, select_dmarc
+from souverain.parsers.html import registrable_domain
+from souverain.parsers.mtasts import parse_sts_policy, parse_sts_txt, parse_tlsrpt
+from souverain.parsers.tags import parse_tag_list
+from souverain.probes.base import ProbeContext, register
+from souverain.probes.common import evidence_part, mx_hosts
+from souverain.probes.mtasts_fetch import fetch_sts_policy
+from souverain.probes.spf_tree import spf_evidence
+
+SCHEMA_VERSION = 1
+BUDGET_S = 20.0
+Result = tuple[Status, dict[str, Any], str | None]
+
+
+def _failed(answer: DnsAnswer) -> Result | None:
+    """A query that did not get an answer becomes the evidence's status."""
+    if answer.status in (Status.TIMEOUT, Status.ERROR, Status.REFUSED):
+        return answer.status, {"query": answer.to_dict()}, answer.error or f"rcode {answer.rcode}"
+    return None
+
+
+async def _dmarc(ctx: ProbeContext) -> Result:
+    names = [f"_dmarc.{ctx.domain}"]
+    org = registrable_domain(ctx.domain)
+    if org != ctx.domain:
+        names.append(f"_dmarc.{org}")
+    queried: list[dict[str, Any]] = []
+    for name in names:
+        answer = await ctx.net.dns.query(name, "TXT")
+        queried.append({"name": name, **answer.to_dict()})
+        raw, multiple = select_dmarc(answer.rrs)
+        if raw is not None:
+            record = parse_dmarc(raw).to_dict()
+            if multiple:
+                record["errors"].append(multiple)
+                record["valid"] = False
+            data = {"found_at": name, "inherited": name != names[0], "record": record, "queried": queried}
+            return Status.OK, data, None
+        if (failed := _failed(answer)) is not None:
+            return failed[0], {"found_at": None, "queried": queried}, failed[2]
+    return Status.NOT_FOUND, {"found_at": None, "record": None, "queried": queried}, "no DMARC record"
+
+
+def _dkim_key(txt: str) -> dict[str, Any]:
+    tags = dict(parse_tag_list(txt)[0])
+    info: dict[str, Any] = {"k": tags.get("k", "rsa").lower(), "has_key": bool(tags.get("p"))}
+    if "p" in tags and not tags["p"]:
+        info["revoked"] = True
+    if tags.get("p"):
+        try:
+            key = load_der_public_key(base64.b64decode("".join(tags["p"].split()), validate=False))
+            if isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
+                info["key_bits"] = key.key_size
+            elif isinstance(key, ed25519.Ed25519PublicKey):
+                info["key_bits"] = 256
+        except (ValueError, TypeError):
+            info["key_error"] = "undecodable public key"
+    return info
+
+
+async def _dkim(ctx: ProbeContext) -> Result:
+    base = await ctx.net.dns.query(f"_domainkey.{ctx.domain}", "TXT")
+    data: dict[str, Any] = {"selectors": []}
+    if base.status is Status.NOT_FOUND:  # RFC 8020: nothing exists below an NXDOMAIN name
+        data["domainkey_nxdomain"] = True
+        return Status.NOT_FOUND, data, "_domainkey does not exist (NXDOMAIN)"
+    selectors = ctx.net.config.dkim_selectors
+    names = [f"{s}._domainkey.{ctx.domain}" for s in selectors]
+    answers = await asyncio.gather(*(ctx.net.dns.query(n, "TXT") for n in names))
+    found = 0
+    for selector, answer in zip(selectors, answers, strict=True):
+        item: dict[str, Any] = {"selector": selector, "status": str(answer.status)}
+        if answer.cname_chain:
+            item["cname_chain"] = answer.cname_chain
+        records = [r for r in answer.rrs if "p=" in r or "v=dkim1" in r.lower()]
+        if records:
+            item.update(_dkim_key(records[0]))
+            found += bool(item.get("has_key"))
+        if answer.status is not Status.NOT_FOUND or answer.cname_chain:
+            data["selectors"].append(item)
+    data["keys_found"] = found
+    if found:
+        return Status.OK, data, None
+    return Status.NOT_FOUND, data, "no DKIM key at the configured selectors"
+
+
+async def _mta_sts(ctx: ProbeContext) -> Result:
+    answer = await ctx.net.dns.query(f"_mta-sts.{ctx.domain}", "TXT")
+    if (failed := _failed(answer)) is not None:
+        return failed
+    records = [r for r in answer.rrs if r.lower().startswith("v=stsv1")]
+    if not records:
+        return Status.NOT_FOUND, {"txt": None}, "no MTA-STS record"
+    txt = parse_sts_txt(records[0]) | {"raw": records[0][:512]}
+    if len(records) > 1:
+        txt["errors"].append(f"{len(records)} MTA-STS records")
+        txt["valid"] = False
+    data: dict[str, Any] = {"txt": txt}
+    data.update(await fetch_sts_policy(ctx.net, ctx.domain))
+    text = data.pop("policy_text", None)
+    if text is not None:
+        policy = parse_sts_policy(text)
+        data["policy"] = policy.to_dict()
+        mx = mx_hosts((await ctx.net.dns.query(ctx.domain, "MX")).rrs)
+        data["mx_covered"] = {host: policy.mx_matches(host) for host in mx}
+    return Status.OK, data, None
+
+
+async def _tls_rpt(ctx: ProbeContext) -> Result:
+    answer = await ctx.net.dns.query(f"_smtp._tls.{ctx.domain}", "TXT")
+    if (failed := _failed(answer)) is not None:
+        return failed
+    records = [r for r in answer.rrs if r.lower().startswith("v=tlsrptv1")]
+    if not records:
+        return Status.NOT_FOUND, {"record": None}, "no TLS-RPT record"
+    parsed = parse_tlsrpt(records[0]) | {"raw": records[0][:512]}
+    if len(records) > 1:
+        parsed["errors"].append(f"{len(records)} TLS-RPT records")
+        parsed["valid"] = False
+    return Status.OK, {"record": parsed}, None
+
+
+async def _autodiscover(ctx: ProbeContext) -> Result:
+    host = f"autodiscover.{ctx.domain}"
+    a, srv = await asyncio.gather(
+        ctx.net.dns.query(host, "A"), ctx.net.dns.query(f"_autodiscover._tcp.{ctx.domain}", "SRV")
+    )
+    data = {"host": host, "cname_chain": a.cname_chain, "a": a.to_dict(), "srv": srv.to_dict()}
+    if a.cname_chain or a.rrs or srv.rrs:
+        return Status.OK, data, None
+    if a.status is Status.TIMEOUT and srv.status is Status.TIMEOUT:
+        return Status.TIMEOUT, data, "no answer from the resolver"
+    return Status.NOT_FOUND, data, "no autodiscover record"
+
+
+async def _spf(ctx: ProbeContext) -> Result:
+    return await spf_evidence(ctx.net, ctx.domain)
+
+
+_PARTS: dict[str, Callable[[ProbeContext], Awaitable[Result]]] = {
+    "spf": _spf,
+    "dmarc": _dmarc,
+    "dkim": _dkim,
+    "mta-sts": _mta_sts,
+    "tls-rpt": _tls_rpt,
+    "autodiscover": _autodiscover,
+}
+
+
+@register("mail", version="1", roles=frozenset({"mail"}), budget_s=BUDGET_S, schema_version=SCHEMA_VERSION)
+async def probe_mail(ctx: ProbeContext) -> list[Evidence]:
+    """Six evidence items, one per mail mechanism; one failing never hides the others."""
+    part_budget = BUDGET_S * 0.9
+    parts = [
+        evidence_part(name, ctx, partial(check, ctx), budget_s=part_budget, schema_version=SCHEMA_VERSION)
+        for name, check in _PARTS.items()
+    ]
+    return list(await asyncio.gather(*parts))

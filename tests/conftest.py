@@ -1,0 +1,47 @@
+"""Shared fixtures. The ``lab`` fixture starts the real lab (nsd, unbound, nginx, hostile servers) once per
+session on 127.0.0.0/8 and stops it at the end."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+LAB_SEED = 7
+LAB_SIZE = 60
+
+
+@dataclass(frozen=True)
+class RunningLab:
+    dir: Path
+    info: dict[str, Any]
+    truth: dict[str, Any]
+
+    @property
+    def resolver(self) -> str:
+        return str(self.info["resolver"])
+
+    @property
+    def ca_file(self) -> str:
+        return str(self.info["ca_file"])
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLab]:
+    from souverain.lab import down, up
+
+    if os.geteuid() != 0:
+        pytest.skip("the lab binds port 53/80/443 on 127.0.0.0/8 and needs root")
+    lab_dir = tmp_path_factory.mktemp("lab")
+    up(lab_dir, seed=LAB_SEED, size=LAB_SIZE)
+    try:
+        info = json.loads((lab_dir / "lab.json").read_text())
+        truth = json.loads((lab_dir / "truth.json").read_text())
+        yield RunningLab(lab_dir, info, truth)
+    finally:
+        down(lab_dir)

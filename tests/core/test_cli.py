@@ -1,0 +1,53 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+COMMANDS = [[], ["scan"], ["report"], ["runs"], ["portfolio"], ["portfolio", "check"], ["lab"], ["lab", "up"],
+            ["lab", "down"], ["lab", "status"]]
+
+
+def souverain(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "souverain.cli", *args], capture_output=True, text=True,
+                          env={"SOUVERAIN_HOME": str(home), "PATH": "/usr/bin:/bin"}, timeout=60, check=False)
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "root")
+def test_help_everywhere(command: list[str], tmp_path: Path) -> None:
+    result = souverain(*command, "--help", home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Usage" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["scan", "missing.yaml"], "missing.yaml: file not found"),
+        (["scan"], "a portfolio file is required"),
+        (["scan", "--resume", "7"], "run 7: no such run"),
+        (["report", "abc", "--out", "r"], "RUN 'abc': expected a run id"),
+        (["report", "latest", "--out", "r"], "the store has no run yet"),
+        (["scan", "--lab", "--dir", "nolab"], "no lab there"),
+        (["portfolio", "check", "missing.csv"], "missing.csv: file not found"),
+    ],
+)
+def test_bad_input_is_one_clear_line(args: list[str], message: str, tmp_path: Path) -> None:
+    result = souverain(*args, home=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_bad_resolver_names_the_option(tmp_path: Path) -> None:
+    portfolio = Path(__file__).parents[2] / "examples" / "portfolio.yaml"
+    result = souverain("scan", str(portfolio), "--resolver", "not-an-ip", home=tmp_path)
+    assert result.returncode == 2
+    assert "--resolver 'not-an-ip': expected an IP address" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_debug_shows_traceback(tmp_path: Path) -> None:
+    result = souverain("--debug", "scan", "missing.yaml", home=tmp_path)
+    assert result.returncode != 0 and "Traceback" in result.stderr

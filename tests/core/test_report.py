@@ -1,0 +1,65 @@
+import json
+import re
+from pathlib import Path
+
+from selectolax.lexbor import LexborHTMLParser as HTMLParser
+
+from souverain.evidence import Evidence, Status
+from souverain.portfolio import Domain, Organisation, Territory
+from souverain.report import build_report
+from souverain.store import Store
+
+INJECTION = '<script>alert(1)</script>"><img src=x onerror=alert(1)>'
+ORG = Organisation("213700016", f"Commune {INJECTION}", "commune", Territory("37001", "37", "24"),
+                   (Domain("a.fr", frozenset({"web", "mail"})), Domain("b.fr", frozenset({"web"}))))
+
+
+def make_run(tmp_path: Path) -> tuple[Store, int]:
+    store = Store(tmp_path / "s.db")
+    run_id = store.create_run("p.yaml", [ORG], {})
+    a, b = store.targets(run_id)
+    store.record_targets([
+        (run_id, a.id, "ok", 0.0, 12.0, [
+            Evidence("dns", "a.fr", Status.OK, {"queries": {"A": {"rrs": ["127.16.0.1"]},
+                                                          "TXT": {"rrs": [INJECTION, "x" * 70_000]},
+                                                          "SOA": {"ad": True}}}),
+            Evidence("page", "a.fr", Status.OK, {"title": INJECTION,
+                                                 "third_parties": [{"host": "www.googletagmanager.com"}]}),
+        ]),
+        (run_id, b.id, "timeout", 0.0, 9000.0, [Evidence("dns", "b.fr", Status.TIMEOUT, error="resolver timeout")]),
+    ])
+    store.set_run_status(run_id, "completed")
+    return store, run_id
+
+
+def test_report_files_and_counts(tmp_path: Path) -> None:
+    store, run_id = make_run(tmp_path)
+    out = tmp_path / "report"
+    result = build_report(store, run_id, out)
+    assert (result.organisations, result.targets) == (1, 2)
+    run = json.loads((out / "run.json").read_text())
+    assert run["run_id"] == run_id and run["counts"] == {"ok": 1, "timeout": 1}
+    assert run["probe_counts"]["dns"] == {"ok": 1, "timeout": 1}
+    org = json.loads((out / "orgs" / "213700016.json").read_text())
+    assert [d["domain"] for d in org["domains"]] == ["a.fr", "b.fr"]
+    assert org["domains"][0]["summary"]["third_parties"] == ["www.googletagmanager.com"]
+    assert org["domains"][0]["evidence"][0]["data"]["queries"]["TXT"]["rrs"][1] == "x" * 70_000
+    assert (out / "orgs" / "213700016.html").exists() and (out / "index.html").exists()
+
+
+def test_observed_text_is_escaped_and_nothing_loads_from_outside(tmp_path: Path) -> None:
+    store, run_id = make_run(tmp_path)
+    out = tmp_path / "report"
+    build_report(store, run_id, out)
+    for page in [out / "index.html", out / "orgs" / "213700016.html"]:
+        html = page.read_text()
+        assert "<script" not in html and "<img" not in html
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+        tree = HTMLParser(html)
+        assert not tree.css("script") and not tree.css("img") and not tree.css("iframe")
+        for node in tree.css("[src], link[href]"):
+            ref = node.attributes.get("src") or node.attributes.get("href") or ""
+            assert not re.match(r"^(https?:)?//", ref), ref
+        assert "default-src 'none'" in html
+    org_html = (out / "orgs" / "213700016.html").read_text()
+    assert "more characters in the JSON file" in org_html and len(org_html) < 60_000

@@ -1,0 +1,86 @@
+"""A scan killed mid-run (SIGKILL or SIGINT) resumes and ends with every target recorded exactly once."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from souverain.store import Store
+from souverain.store.schema import evidence, targets
+
+pytestmark = [pytest.mark.lab, pytest.mark.slow]
+
+
+def _start_scan(lab: Any, store_path: Path, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "souverain.cli", "scan", "--lab", "--dir", str(lab.dir), "--store", str(store_path),
+         "--concurrency", "4", *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def _recorded(store_path: Path) -> int:
+    if not store_path.exists():
+        return 0
+    try:
+        store = Store(store_path)
+        with store.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(targets)
+                                    .where(targets.c.status != "pending")).scalar() or 0)
+    except Exception:
+        return 0
+
+
+def _wait_for_progress(store_path: Path, at_least: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _recorded(store_path) >= at_least:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"scan recorded fewer than {at_least} targets in {timeout}s")
+
+
+def _assert_exactly_once(store_path: Path, run_id: int) -> None:
+    store = Store(store_path)
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(targets.c.domain, targets.c.status).where(targets.c.run_id == run_id)).all()
+        per_target_probe = conn.execute(
+            sa.select(evidence.c.target_id, evidence.c.probe, evidence.c.subject, sa.func.count())
+            .where(evidence.c.run_id == run_id)
+            .group_by(evidence.c.target_id, evidence.c.probe, evidence.c.subject)
+            .having(sa.func.count() > 1)
+        ).all()
+    assert rows and all(status != "pending" for _, status in rows)
+    assert len({domain for domain, _ in rows}) == len(rows)
+    assert per_target_probe == [], "evidence recorded twice for one target"
+    assert store.run(run_id).status == "completed"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "ctrl-c"])
+def test_interrupted_scan_resumes_exactly_once(lab: Any, tmp_path: Path, sig: signal.Signals) -> None:
+    store_path = tmp_path / "s.db"
+    proc = _start_scan(lab, store_path)
+    try:
+        _wait_for_progress(store_path, 3)
+    finally:
+        os.kill(proc.pid, sig)
+        _, stderr = proc.communicate(timeout=60)
+    if sig == signal.SIGINT:
+        assert proc.returncode == 130, stderr
+        assert "resume with: souverain scan --resume 1" in stderr
+    store = Store(store_path)
+    assert store.run(1).status in ("running", "interrupted")
+    pending_before = len(store.targets(1, pending_only=True))
+    assert pending_before > 0, "the scan finished before it was interrupted; the test proves nothing"
+    resumed = subprocess.run(
+        [sys.executable, "-m", "souverain.cli", "scan", "--resume", "1", "--store", str(store_path)],
+        capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    _assert_exactly_once(store_path, 1)
