@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -27,7 +29,15 @@ from souverain.lab.providers import RESOLVER
 from souverain.lab.sites import nginx_conf
 from souverain.lab.world import generate
 
-FORMAT = 1
+def _code_digest() -> str:
+    """Digest of the lab's own source: a changed generator never reuses a world built by an older one."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+FORMAT = _code_digest()
 REUSE_MAX_AGE_S = 7 * 86400
 SERVICES = ("hostile", "nginx", "unbound", "nsd")
 READY_NAME = "banc-dnssec-ok.fr"
@@ -108,6 +118,9 @@ def up(
     if domains is not None:
         size = None
     bins = {n: servers.binary(n) for n in servers.BINARIES}
+    other = _current_lab()
+    if other is not None and other != lab:
+        down(other)  # one lab per machine: its addresses are fixed
     down(lab)
     _check_free(RESOLVER, 53)
     for sub in ("run", "logs", "zones", "www", "certs", "ca", "keys"):
@@ -153,6 +166,7 @@ def up(
     _write_lab_json(info)
     report("start", 0, 4)
     try:
+        CURRENT.write_text(str(lab), encoding="utf-8")
         _start(lab, bins, report)
         _wait_ready(lab, info)
     except BaseException:
@@ -264,11 +278,24 @@ def _wait_ready(lab: Path, info: LabInfo, timeout: float = 60.0) -> None:
     raise LabError(f"nginx not answering on {ip}:80: {servers.tail(lab / 'logs' / 'nginx-error.log')}")
 
 
+CURRENT = Path(tempfile.gettempdir()) / "souverain-lab.current"
+
+
+def _current_lab() -> Path | None:
+    """The folder of the lab last started on this machine, if it is recorded."""
+    try:
+        return Path(CURRENT.read_text(encoding="utf-8").strip())
+    except OSError:
+        return None
+
+
 def down(lab_dir: Path) -> None:
     """Stop every process of the lab in ``lab_dir``; idempotent."""
     lab = Path(lab_dir).resolve()
     for name in SERVICES:
         servers.stop(lab / "run" / f"{name}.pid", _marker(lab))
+    if _current_lab() == lab:
+        CURRENT.unlink(missing_ok=True)
 
 
 def status(lab_dir: Path) -> dict[str, Any]:

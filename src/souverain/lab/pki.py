@@ -54,7 +54,7 @@ class Pki:
         for key, (org, inter_cn, _) in CAS.items():
             root_k = load_or_create_key(ca_dir / f"{key}-root.key")
             inter_k = load_or_create_key(ca_dir / f"{key}-int.key")
-            root_p, inter_p = ca_dir / f"{key}-root.pem", ca_dir / f"{key}-int.pem"
+            root_p, inter_p = ca_dir / f"{key}-root-v2.pem", ca_dir / f"{key}-int-v2.pem"
             if not (root_p.exists() and inter_p.exists()):
                 root_name = _name(f"{org} Root (lab)", org)
                 root = self._cert(root_name, root_name, root_k.public_key(), root_k, ca=True, days=3650)
@@ -93,7 +93,15 @@ class Pki:
             .not_valid_before(begin)
             .not_valid_after(begin + dt.timedelta(days=days))
             .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(pub), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key()), critical=False
+            )
         )
+        if not ca:
+            b = b.add_extension(
+                x509.KeyUsage(True, False, False, False, False, False, False, False, False), True
+            )
         if ca:
             b = b.add_extension(
                 x509.KeyUsage(True, False, False, False, False, True, True, False, False), True
