@@ -48,15 +48,29 @@ def bench(domains: int, concurrency: int) -> dict[str, object]:
         Path(str(store) + suffix).unlink(missing_ok=True)
     env = dict(os.environ, SOUVERAIN_HOME=str(WORK))
     started = time.perf_counter()
-    subprocess.run([*SOUVERAIN, "lab", "up", "--domains", str(domains), "--dir", str(lab_dir)], check=True, env=env)
+    subprocess.run(
+        [*SOUVERAIN, "lab", "up", "--domains", str(domains), "--dir", str(lab_dir)], check=True, env=env
+    )
     lab_seconds = time.perf_counter() - started
     server_cpu_before = _server_cpu(lab_dir)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.run(
-        [*SOUVERAIN, "scan", "--lab", "--dir", str(lab_dir), "--store", str(store),
-         "--concurrency", str(concurrency)],
-        env=env, capture_output=True, text=True, check=False,
+        [
+            *SOUVERAIN,
+            "scan",
+            "--lab",
+            "--dir",
+            str(lab_dir),
+            "--store",
+            str(store),
+            "--concurrency",
+            str(concurrency),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     seconds = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -80,7 +94,11 @@ def bench(domains: int, concurrency: int) -> dict[str, object]:
         "lab_servers_cpu_s": round(server_cpu, 1),
         "lab_up_seconds": round(lab_seconds, 1),
         "concurrency": concurrency,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 
@@ -96,9 +114,11 @@ def main() -> None:
         result = bench(size, args.concurrency)
         path = RESULTS / f"scan-{size}.json"
         path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-        print(f"{path.name}: {result['domains']} domains in {result['seconds']} s = "
-              f"{result['domains_per_s']} domains/s, {result['cpu_s_per_domain'] * 1000:.2f} ms CPU/domain, "
-              f"peak RSS {result['peak_rss_mb']} MB")
+        print(
+            f"{path.name}: {result['domains']} domains in {result['seconds']} s = "
+            f"{result['domains_per_s']} domains/s, {result['cpu_s_per_domain'] * 1000:.2f} ms CPU/domain, "
+            f"peak RSS {result['peak_rss_mb']} MB"
+        )
         subprocess.run([*SOUVERAIN, "lab", "down", "--dir", str(WORK / f"lab-{size}")], check=False)
 
 

@@ -32,7 +32,7 @@ class RunningLab:
 
 
 @pytest.fixture(scope="session")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLab]:
+def _lab_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLab]:
     from souverain.lab import down, up
 
     if os.geteuid() != 0:
@@ -45,3 +45,13 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLab]:
         yield RunningLab(lab_dir, info, truth)
     finally:
         down(lab_dir)
+
+
+@pytest.fixture(scope="module")
+def lab(_lab_session: RunningLab) -> RunningLab:
+    """The session's lab, restarted (world reused, under a second) if another lab replaced it meanwhile."""
+    from souverain.lab import status, up
+
+    if not status(_lab_session.dir).get("running"):
+        up(_lab_session.dir, seed=LAB_SEED, size=LAB_SIZE)
+    return _lab_session

@@ -32,8 +32,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-lab_app = typer.Typer(help="The lab: a simulated internet on 127.0.0.0/8 for tests, demo and benchmarks.",
-                      no_args_is_help=True)
+lab_app = typer.Typer(
+    help="The lab: a simulated internet on 127.0.0.0/8 for tests, demo and benchmarks.", no_args_is_help=True
+)
 portfolio_app = typer.Typer(help="Check portfolio files.", no_args_is_help=True)
 app.add_typer(lab_app, name="lab")
 app.add_typer(portfolio_app, name="portfolio")
@@ -47,7 +48,9 @@ def home() -> Path:
     return Path(os.environ.get("SOUVERAIN_HOME", "~/.local/share/souverain")).expanduser()
 
 
-StoreOpt = Annotated[Path | None, typer.Option("--store", help="SQLite file (default $SOUVERAIN_HOME/souverain.db).")]
+StoreOpt = Annotated[
+    Path | None, typer.Option("--store", help="SQLite file (default $SOUVERAIN_HOME/souverain.db).")
+]
 LabDirOpt = Annotated[Path | None, typer.Option("--dir", help="Lab folder (default $SOUVERAIN_HOME/lab).")]
 
 
@@ -67,9 +70,16 @@ class RateColumn(ProgressColumn):
 
 def progress_bar() -> Progress:
     return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), RateColumn(),
-        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console,
-        transient=False, disable=not console.is_terminal and os.environ.get("SOUVERAIN_PROGRESS") != "1",
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+        disable=not console.is_terminal and os.environ.get("SOUVERAIN_PROGRESS") != "1",
     )
 
 
@@ -88,14 +98,20 @@ def _root(
 @app.command()
 def scan(
     portfolio: Annotated[Path | None, typer.Argument(help="Portfolio file (.yaml, .yml or .csv).")] = None,
-    resolver: Annotated[str | None, typer.Option(help="Recursive resolver IP[:port] (default: /etc/resolv.conf).")] = None,
+    resolver: Annotated[
+        str | None, typer.Option(help="Recursive resolver IP[:port] (default: /etc/resolv.conf).")
+    ] = None,
     ca_file: Annotated[Path | None, typer.Option(help="PEM trust store for certificate chains.")] = None,
-    lab: Annotated[bool, typer.Option("--lab", help="Scan the running lab's world with its resolver and CA.")] = False,
+    lab: Annotated[
+        bool, typer.Option("--lab", help="Scan the running lab's world with its resolver and CA.")
+    ] = False,
     lab_dir: LabDirOpt = None,
     resume: Annotated[int | None, typer.Option(help="Resume an interrupted run by id.")] = None,
     store: StoreOpt = None,
     concurrency: Annotated[int, typer.Option(min=1, max=5000, help="Targets in flight at once.")] = 200,
-    per_ip: Annotated[int, typer.Option(min=1, max=100, help="Concurrent connections per destination IP.")] = 4,
+    per_ip: Annotated[
+        int, typer.Option(min=1, max=100, help="Concurrent connections per destination IP.")
+    ] = 4,
     target_budget: Annotated[float, typer.Option(min=1.0, help="Seconds allowed per target.")] = 60.0,
     only: Annotated[str | None, typer.Option(help="Comma-separated probes to run (default: all).")] = None,
     user_agent: Annotated[str | None, typer.Option(help="User-Agent for HTTP requests.")] = None,
@@ -139,8 +155,9 @@ def scan(
     config["per_ip_limit"] = per_ip
     probes = frozenset(p.strip() for p in only.split(",")) if only else None
     if probes and (unknown := probes - set(REGISTRY)):
-        raise InputError(f"--only: unknown probe(s) {', '.join(sorted(unknown))} "
-                         f"(known: {', '.join(sorted(REGISTRY))})")
+        raise InputError(
+            f"--only: unknown probe(s) {', '.join(sorted(unknown))} (known: {', '.join(sorted(REGISTRY))})"
+        )
     net_config = net_config_from(config)
     config["resolver"] = net_config.resolver
     if resume is None:
@@ -154,9 +171,14 @@ def scan(
             bar.update(task, total=total, completed=total - pending)
 
         try:
-            summary = run_scan(db, run_id, net_config,
-                               ScanOptions(concurrency=concurrency, target_budget_s=target_budget, only=probes),
-                               on_start=on_start, on_result=lambda _r: bar.advance(task))
+            summary = run_scan(
+                db,
+                run_id,
+                net_config,
+                ScanOptions(concurrency=concurrency, target_budget_s=target_budget, only=probes),
+                on_start=on_start,
+                on_result=lambda _r: bar.advance(task),
+            )
         except ScanInterrupted as exc:
             console.print(f"[yellow]{exc}[/]")
             raise typer.Exit(130) from None
@@ -195,8 +217,9 @@ def report(
     db.run(run_id)
     with progress_bar() as bar:
         task = bar.add_task(f"report run {run_id}", total=None)
-        result = build_report(db, run_id, out_dir,
-                              progress=lambda done, total: bar.update(task, completed=done, total=total))
+        result = build_report(
+            db, run_id, out_dir, progress=lambda done, total: bar.update(task, completed=done, total=total)
+        )
     console.print(f"report of run {run_id}: {result.organisations} organisations, {result.targets} domains")
     out.print(str((out_dir / "index.html").resolve()))
 
@@ -212,8 +235,13 @@ def runs(store: StoreOpt = None) -> None:
 
     for info in db.runs():
         counts = db.status_counts(info.id)
-        table.add_row(str(info.id), info.status, time.strftime("%Y-%m-%d %H:%M", time.gmtime(info.created_at)),
-                      str(sum(counts.values())), info.portfolio)
+        table.add_row(
+            str(info.id),
+            info.status,
+            time.strftime("%Y-%m-%d %H:%M", time.gmtime(info.created_at)),
+            str(sum(counts.values())),
+            info.portfolio,
+        )
     out.print(table)
 
 
@@ -251,7 +279,9 @@ def _lab_info(lab_dir: Path | None) -> dict[str, Any]:
 def lab_up(
     seed: Annotated[int, typer.Option(help="World seed (same seed, same world).")] = 1,
     size: Annotated[int | None, typer.Option(min=1, help="Number of organisations.")] = None,
-    domains: Annotated[int | None, typer.Option(min=1, help="Number of domains instead of organisations.")] = None,
+    domains: Annotated[
+        int | None, typer.Option(min=1, help="Number of domains instead of organisations.")
+    ] = None,
     lab_dir: LabDirOpt = None,
 ) -> None:
     """Generate the world and start nsd, unbound, nginx and the hostile servers on 127.0.0.0/8."""
@@ -308,8 +338,11 @@ def main() -> None:
     except Exception as exc:
         if debug:
             raise
-        console.print(f"[red]internal error[/] (a bug in souverain, please report it): {type(exc).__name__}: "
-                      f"{exc} — rerun with --debug for the traceback", highlight=False)
+        console.print(
+            f"[red]internal error[/] (a bug in souverain, please report it): {type(exc).__name__}: "
+            f"{exc} — rerun with --debug for the traceback",
+            highlight=False,
+        )
         sys.exit(70)
 
 

@@ -4,13 +4,29 @@ from pathlib import Path
 
 import pytest
 
-COMMANDS = [[], ["scan"], ["report"], ["runs"], ["portfolio"], ["portfolio", "check"], ["lab"], ["lab", "up"],
-            ["lab", "down"], ["lab", "status"]]
+COMMANDS = [
+    [],
+    ["scan"],
+    ["report"],
+    ["runs"],
+    ["portfolio"],
+    ["portfolio", "check"],
+    ["lab"],
+    ["lab", "up"],
+    ["lab", "down"],
+    ["lab", "status"],
+]
 
 
 def souverain(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "souverain.cli", *args], capture_output=True, text=True,
-                          env={"SOUVERAIN_HOME": str(home), "PATH": "/usr/bin:/bin"}, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "souverain.cli", *args],
+        capture_output=True,
+        text=True,
+        env={"SOUVERAIN_HOME": str(home), "PATH": "/usr/bin:/bin"},
+        timeout=60,
+        check=False,
+    )
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "root")

@@ -34,7 +34,9 @@ def test_idn_domains_become_a_labels() -> None:
     assert normalise_domain("châteaulin.bzh") == "xn--chteaulin-c2a.bzh"
 
 
-@pytest.mark.parametrize("bad", ["localhost", "http://a.fr", "a..fr", "-a.fr", "a.123", "x" * 64 + ".fr", "a b.fr"])
+@pytest.mark.parametrize(
+    "bad", ["localhost", "http://a.fr", "a..fr", "-a.fr", "a.123", "x" * 64 + ".fr", "a b.fr"]
+)
 def test_malformed_domains(bad: str) -> None:
     with pytest.raises(ValueError):
         normalise_domain(bad)
@@ -61,11 +63,15 @@ def test_example_files_load() -> None:
 
 
 def test_csv_errors_name_file_line_and_field(tmp_path: Path) -> None:
-    path = write(tmp_path, "p.csv", "siren,name,kind,domains\n"
-                 "213700017,A,commune,a.fr\n"
-                 "213700016,B,mairie,b.fr:web\n"
-                 "213700016,C,commune,c.fr:wab\n"
-                 "200000016,D,epci,bad_name.fr\n")
+    path = write(
+        tmp_path,
+        "p.csv",
+        "siren,name,kind,domains\n"
+        "213700017,A,commune,a.fr\n"
+        "213700016,B,mairie,b.fr:web\n"
+        "213700016,C,commune,c.fr:wab\n"
+        "200000016,D,epci,bad_name.fr\n",
+    )
     with pytest.raises(PortfolioError) as info:
         load_portfolio(path)
     problems = info.value.problems
@@ -77,7 +83,10 @@ def test_csv_errors_name_file_line_and_field(tmp_path: Path) -> None:
 
 
 def test_yaml_errors_carry_lines(tmp_path: Path) -> None:
-    path = write(tmp_path, "p.yaml", """organisations:
+    path = write(
+        tmp_path,
+        "p.yaml",
+        """organisations:
   - siren: "213700016"
     name: A
     kind: commune
@@ -87,7 +96,8 @@ def test_yaml_errors_carry_lines(tmp_path: Path) -> None:
     contacts: [not-an-address]
     services:
       - {name: S, data_classes: [secret]}
-""")
+""",
+    )
     with pytest.raises(PortfolioError) as info:
         load_portfolio(path)
     problems = info.value.problems
@@ -106,7 +116,10 @@ def test_invalid_yaml_and_unknown_format(tmp_path: Path) -> None:
 
 
 def test_shared_domain_between_organisations_is_allowed(tmp_path: Path) -> None:
-    path = write(tmp_path, "p.csv", "siren,name,kind,domains\n213700016,A,commune,shared.fr\n"
-                 "200000016,B,epci,shared.fr:web\n")
+    path = write(
+        tmp_path,
+        "p.csv",
+        "siren,name,kind,domains\n213700016,A,commune,shared.fr\n200000016,B,epci,shared.fr:web\n",
+    )
     orgs = load_portfolio(path)
     assert [o.domains[0].name for o in orgs] == ["shared.fr", "shared.fr"]

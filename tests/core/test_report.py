@@ -10,24 +10,58 @@ from souverain.report import build_report
 from souverain.store import Store
 
 INJECTION = '<script>alert(1)</script>"><img src=x onerror=alert(1)>'
-ORG = Organisation("213700016", f"Commune {INJECTION}", "commune", Territory("37001", "37", "24"),
-                   (Domain("a.fr", frozenset({"web", "mail"})), Domain("b.fr", frozenset({"web"}))))
+ORG = Organisation(
+    "213700016",
+    f"Commune {INJECTION}",
+    "commune",
+    Territory("37001", "37", "24"),
+    (Domain("a.fr", frozenset({"web", "mail"})), Domain("b.fr", frozenset({"web"}))),
+)
 
 
 def make_run(tmp_path: Path) -> tuple[Store, int]:
     store = Store(tmp_path / "s.db")
     run_id = store.create_run("p.yaml", [ORG], {})
     a, b = store.targets(run_id)
-    store.record_targets([
-        (run_id, a.id, "ok", 0.0, 12.0, [
-            Evidence("dns", "a.fr", Status.OK, {"queries": {"A": {"rrs": ["127.16.0.1"]},
-                                                          "TXT": {"rrs": [INJECTION, "x" * 70_000]},
-                                                          "SOA": {"ad": True}}}),
-            Evidence("page", "a.fr", Status.OK, {"title": INJECTION,
-                                                 "third_parties": [{"host": "www.googletagmanager.com"}]}),
-        ]),
-        (run_id, b.id, "timeout", 0.0, 9000.0, [Evidence("dns", "b.fr", Status.TIMEOUT, error="resolver timeout")]),
-    ])
+    store.record_targets(
+        [
+            (
+                run_id,
+                a.id,
+                "ok",
+                0.0,
+                12.0,
+                [
+                    Evidence(
+                        "dns",
+                        "a.fr",
+                        Status.OK,
+                        {
+                            "queries": {
+                                "A": {"rrs": ["127.16.0.1"]},
+                                "TXT": {"rrs": [INJECTION, "x" * 70_000]},
+                                "SOA": {"ad": True},
+                            }
+                        },
+                    ),
+                    Evidence(
+                        "page",
+                        "a.fr",
+                        Status.OK,
+                        {"title": INJECTION, "third_parties": [{"host": "www.googletagmanager.com"}]},
+                    ),
+                ],
+            ),
+            (
+                run_id,
+                b.id,
+                "timeout",
+                0.0,
+                9000.0,
+                [Evidence("dns", "b.fr", Status.TIMEOUT, error="resolver timeout")],
+            ),
+        ]
+    )
     store.set_run_status(run_id, "completed")
     return store, run_id
 

@@ -10,10 +10,20 @@ from souverain.store import Store, Writer
 from souverain.store.schema import evidence
 
 ORGS = [
-    Organisation("213700016", "Commune A", "commune", Territory("37001", "37", "24"),
-                 (Domain("a.fr", frozenset({"web", "mail"})), Domain("shared.fr", frozenset({"web"})))),
-    Organisation("200000016", "EPCI B", "epci", Territory(None, "37", "24"),
-                 (Domain("shared.fr", frozenset({"mail"})),)),
+    Organisation(
+        "213700016",
+        "Commune A",
+        "commune",
+        Territory("37001", "37", "24"),
+        (Domain("a.fr", frozenset({"web", "mail"})), Domain("shared.fr", frozenset({"web"}))),
+    ),
+    Organisation(
+        "200000016",
+        "EPCI B",
+        "epci",
+        Territory(None, "37", "24"),
+        (Domain("shared.fr", frozenset({"mail"})),),
+    ),
 ]
 
 

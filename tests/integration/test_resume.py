@@ -19,9 +19,23 @@ pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
 def _start_scan(lab: Any, store_path: Path, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "souverain.cli", "scan", "--lab", "--dir", str(lab.dir), "--store", str(store_path),
-         "--concurrency", "4", *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "souverain.cli",
+            "scan",
+            "--lab",
+            "--dir",
+            str(lab.dir),
+            "--store",
+            str(store_path),
+            "--concurrency",
+            "4",
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -31,8 +45,12 @@ def _recorded(store_path: Path) -> int:
     try:
         store = Store(store_path)
         with store.engine.connect() as conn:
-            return int(conn.execute(sa.select(sa.func.count()).select_from(targets)
-                                    .where(targets.c.status != "pending")).scalar() or 0)
+            return int(
+                conn.execute(
+                    sa.select(sa.func.count()).select_from(targets).where(targets.c.status != "pending")
+                ).scalar()
+                or 0
+            )
     except Exception:
         return 0
 
@@ -49,7 +67,9 @@ def _wait_for_progress(store_path: Path, at_least: int, timeout: float = 60) -> 
 def _assert_exactly_once(store_path: Path, run_id: int) -> None:
     store = Store(store_path)
     with store.engine.connect() as conn:
-        rows = conn.execute(sa.select(targets.c.domain, targets.c.status).where(targets.c.run_id == run_id)).all()
+        rows = conn.execute(
+            sa.select(targets.c.domain, targets.c.status).where(targets.c.run_id == run_id)
+        ).all()
         per_target_probe = conn.execute(
             sa.select(evidence.c.target_id, evidence.c.probe, evidence.c.subject, sa.func.count())
             .where(evidence.c.run_id == run_id)
@@ -80,7 +100,10 @@ def test_interrupted_scan_resumes_exactly_once(lab: Any, tmp_path: Path, sig: si
     assert pending_before > 0, "the scan finished before it was interrupted; the test proves nothing"
     resumed = subprocess.run(
         [sys.executable, "-m", "souverain.cli", "scan", "--resume", "1", "--store", str(store_path)],
-        capture_output=True, text=True, timeout=600, check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     assert resumed.returncode == 0, resumed.stderr
     _assert_exactly_once(store_path, 1)

@@ -34,7 +34,9 @@ def scanned(lab: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scan
     orgs = load_portfolio(Path(lab.info["portfolio"]))
     config = {"resolver": lab.resolver, "ca_file": lab.ca_file}
     run_id = store.create_run(lab.info["portfolio"], orgs, config)
-    run_scan(store, run_id, net_config_from(config), ScanOptions(concurrency=100, target_budget_s=TARGET_BUDGET_S))
+    run_scan(
+        store, run_id, net_config_from(config), ScanOptions(concurrency=100, target_budget_s=TARGET_BUDGET_S)
+    )
     targets = {t.domain: t for t in store.targets(run_id)}
     by_id = {t.id: t.domain for t in targets.values()}
     evidence = {by_id[tid]: {ev.probe: ev for ev in items} for tid, items in store.evidence_by_target(run_id)}
@@ -102,8 +104,10 @@ def test_dns_matches_truth(scanned: Scanned) -> None:
 
 def test_tls_matches_truth(scanned: Scanned) -> None:
     seen = set()
-    for domain, truth, ev in [*ordinary(scanned), *((d, scanned.truth[d], scanned.evidence[d])
-                                                    for d in scanned.truth if scanned.truth[d]["hostile"])]:
+    for domain, truth, ev in [
+        *ordinary(scanned),
+        *((d, scanned.truth[d], scanned.evidence[d]) for d in scanned.truth if scanned.truth[d]["hostile"]),
+    ]:
         kind = truth.get("tls")
         tls = ev.get("tls")
         if kind is None or tls is None or tls.status is not Status.OK or truth["dnssec"] == "broken":
@@ -113,7 +117,10 @@ def test_tls_matches_truth(scanned: Scanned) -> None:
         if kind == "valid":
             assert endpoint["chain_valid"] is True and endpoint["hostname_match"] is True, domain
         elif kind == "expired":
-            assert endpoint["chain_valid"] is False and "not valid at validation time" in endpoint["validation_error"]
+            assert (
+                endpoint["chain_valid"] is False
+                and "not valid at validation time" in endpoint["validation_error"]
+            )
         elif kind == "self-signed":
             assert endpoint["chain_valid"] is False and endpoint["chain"][0]["self_issued"] is True
         elif kind == "wrong-host":

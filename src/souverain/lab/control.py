@@ -29,6 +29,7 @@ from souverain.lab.providers import RESOLVER
 from souverain.lab.sites import nginx_conf
 from souverain.lab.world import generate
 
+
 def _code_digest() -> str:
     """Digest of the lab's own source: a changed generator never reuses a world built by an older one."""
     digest = hashlib.sha256()

@@ -31,7 +31,7 @@ class _LineLoader(yaml.SafeLoader):
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
-    mapping: dict[str, Any] = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    mapping: dict[str, Any] = loader.construct_mapping(node, deep=True)  # type: ignore[assignment]
     mapping[_LINE] = node.start_mark.line + 1
     return mapping
 
@@ -153,8 +153,10 @@ class _Builder:
         if not isinstance(raw, dict):
             self.fail(line, "territory", "expected a mapping with commune, departement, region")
             return Territory()
-        values = {k: (str(raw[k]).strip().upper() if raw.get(k) not in (None, "") else None)
-                  for k in ("commune", "departement", "region")}
+        values = {
+            k: (str(raw[k]).strip().upper() if raw.get(k) not in (None, "") else None)
+            for k in ("commune", "departement", "region")
+        }
         for problem in territory_problems(values["commune"], values["departement"], values["region"]):
             self.problems.append(f"{self.path}:{line}: territory.{problem}")
         return Territory(values["commune"], values["departement"], values["region"])
@@ -176,8 +178,11 @@ class _Builder:
             roles = [str(r).strip().lower() for r in (roles_raw or [])]
             bad = [r for r in roles if r not in ROLES]
             if bad or not roles:
-                self.fail(item_line, "domains", f"'{name}': unknown role(s) {bad or roles} "
-                          f"(expected {', '.join(ROLES)})")
+                self.fail(
+                    item_line,
+                    "domains",
+                    f"'{name}': unknown role(s) {bad or roles} (expected {', '.join(ROLES)})",
+                )
                 continue
             if name in seen:
                 self.fail(item_line, "domains", f"'{name}': listed twice for this organisation")
@@ -212,10 +217,16 @@ class _Builder:
             classes = [str(c).strip().lower() for c in item.get("data_classes") or []]
             bad = [c for c in classes if c not in DATA_CLASSES]
             if bad:
-                self.fail(item_line, "services.data_classes", f"unknown data class(es) {bad} "
-                          f"(expected {', '.join(DATA_CLASSES)})")
+                self.fail(
+                    item_line,
+                    "services.data_classes",
+                    f"unknown data class(es) {bad} (expected {', '.join(DATA_CLASSES)})",
+                )
                 continue
             hosting = item.get("claimed_hosting")
-            out.append(DeclaredService(str(item["name"]).strip(), tuple(classes),
-                                       str(hosting).strip() if hosting else None))
+            out.append(
+                DeclaredService(
+                    str(item["name"]).strip(), tuple(classes), str(hosting).strip() if hosting else None
+                )
+            )
         return tuple(out)

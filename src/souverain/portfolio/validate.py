@@ -110,7 +110,9 @@ def territory_problems(commune: str | None, departement: str | None, region: str
         )
     if commune is not None:
         if not _COMMUNE.match(commune):
-            problems.append(f"commune '{commune}': an INSEE commune code has 5 characters (2A/2B for Corsica)")
+            problems.append(
+                f"commune '{commune}': an INSEE commune code has 5 characters (2A/2B for Corsica)"
+            )
         elif departement is not None and not commune.startswith(departement):
             problems.append(f"commune '{commune}': does not belong to département {departement}")
     return problems

@@ -52,8 +52,9 @@ def _environment() -> Environment:
     env.filters["clip"] = _clip
     env.filters["when"] = lambda ts: time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts)) if ts else "—"
     env.tests["mapping"] = lambda v: isinstance(v, dict)
-    env.tests["sequence_of_scalars"] = lambda v: isinstance(v, list) and all(
-        not isinstance(i, dict | list) for i in v)
+    env.tests["sequence_of_scalars"] = lambda v: (
+        isinstance(v, list) and all(not isinstance(i, dict | list) for i in v)
+    )
     env.tests["listish"] = lambda v: isinstance(v, list)
     return env
 
@@ -62,8 +63,9 @@ def _write_json(path: Path, value: Any) -> None:
     path.write_bytes(orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
 
 
-def build_report(store: Store, run_id: int, out_dir: Path,
-                 progress: Callable[[int, int], None] | None = None) -> ReportResult:
+def build_report(
+    store: Store, run_id: int, out_dir: Path, progress: Callable[[int, int], None] | None = None
+) -> ReportResult:
     """Write the report of ``run_id`` into ``out_dir`` (created if needed)."""
     run = store.run(run_id)
     try:
@@ -89,7 +91,8 @@ def build_report(store: Store, run_id: int, out_dir: Path,
         doc = _org_document(run_id, org, domains)
         _write_json(out_dir / "orgs" / f"{org.siren}.json", doc)
         (out_dir / "orgs" / f"{org.siren}.html").write_text(
-            org_template.render(org=org, doc=doc, run=run, version=__version__), encoding="utf-8")
+            org_template.render(org=org, doc=doc, run=run, version=__version__), encoding="utf-8"
+        )
         rows.append(_index_row(org, domains))
         if progress is not None:
             progress(index, len(orgs))
@@ -110,7 +113,8 @@ def build_report(store: Store, run_id: int, out_dir: Path,
     _write_json(out_dir / "run.json", run_doc)
     (out_dir / "index.html").write_text(
         env.get_template("index.html.j2").render(run=run, run_doc=run_doc, rows=rows, version=__version__),
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     return ReportResult(out_dir, len(orgs), len(targets))
 
 
@@ -119,8 +123,11 @@ def _probe_counts(store: Store, run_id: int) -> dict[str, dict[str, int]]:
 
     from souverain.store.schema import evidence
 
-    query = (sa.select(evidence.c.probe, evidence.c.status, sa.func.count())
-             .where(evidence.c.run_id == run_id).group_by(evidence.c.probe, evidence.c.status))
+    query = (
+        sa.select(evidence.c.probe, evidence.c.status, sa.func.count())
+        .where(evidence.c.run_id == run_id)
+        .group_by(evidence.c.probe, evidence.c.status)
+    )
     out: dict[str, dict[str, int]] = {}
     with store.engine.connect() as conn:
         for probe, status, count in conn.execute(query):
@@ -152,7 +159,5 @@ def _index_row(org: Organisation, domains: list[dict[str, Any]]) -> dict[str, An
         "name": org.name,
         "kind": org.kind,
         "departement": org.territory.departement,
-        "domains": [
-            {"domain": d["domain"], "status": d["status"], "summary": d["summary"]} for d in domains
-        ],
+        "domains": [{"domain": d["domain"], "status": d["status"], "summary": d["summary"]} for d in domains],
     }

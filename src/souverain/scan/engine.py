@@ -57,11 +57,21 @@ async def _scan_one(row: TargetRow, net: Net, budget_s: float, only: set[str] | 
         async with asyncio.timeout(budget_s + _GRACE_S):
             items = await run_target(row.domain, row.roles, net, budget_s=budget_s, only=only)
     except TimeoutError:
-        items = [Evidence("scan", row.domain, Status.TIMEOUT, error=f"target budget of {budget_s:.0f}s exceeded",
-                          started_at=started)]
+        items = [
+            Evidence(
+                "scan",
+                row.domain,
+                Status.TIMEOUT,
+                error=f"target budget of {budget_s:.0f}s exceeded",
+                started_at=started,
+            )
+        ]
     except Exception as exc:  # a defect in souverain: recorded as data, the run goes on
-        items = [Evidence("scan", row.domain, Status.BUG, error=f"{type(exc).__name__}: {exc}"[:500],
-                          started_at=started)]
+        items = [
+            Evidence(
+                "scan", row.domain, Status.BUG, error=f"{type(exc).__name__}: {exc}"[:500], started_at=started
+            )
+        ]
     duration = (time.perf_counter() - clock) * 1000
     return TargetResult(row.id, row.domain, target_status(items), started, duration, items)
 
@@ -75,7 +85,7 @@ async def scan_shard(
     target_budget_s: float = 60.0,
     only: set[str] | None = None,
 ) -> int:
-    """Scan ``targets`` with at most ``concurrency`` in flight; call ``on_result`` for each; return the count."""
+    """Scan ``targets``, at most ``concurrency`` at once; ``on_result`` per target; return the count."""
     queue: asyncio.Queue[TargetRow] = asyncio.Queue()
     for row in targets:
         queue.put_nowait(row)

@@ -1,4 +1,4 @@
-"""Drive a run: pending targets of a run → scan_shard → single writer, with progress and clean interruption."""
+"""Drive a run: pending targets → scan_shard → single writer, with progress and clean interruption."""
 
 from __future__ import annotations
 
@@ -38,8 +38,10 @@ class ScanInterrupted(Exception):
     """The scan was interrupted; finished targets are stored and the run can be resumed."""
 
     def __init__(self, run_id: int, saved: int) -> None:
-        super().__init__(f"run {run_id} interrupted after {saved} target(s) saved; "
-                         f"resume with: souverain scan --resume {run_id}")
+        super().__init__(
+            f"run {run_id} interrupted after {saved} target(s) saved; "
+            f"resume with: souverain scan --resume {run_id}"
+        )
         self.run_id = run_id
         self.saved = saved
 
@@ -52,7 +54,8 @@ def net_config_from(config: dict[str, Any]) -> NetConfig:
     try:
         ipaddress.ip_address(host)
     except ValueError:
-        raise InputError(f"--resolver '{net_config.resolver}': expected an IP address, optionally with :port")
+        reason = "expected an IP address, optionally with :port"
+        raise InputError(f"--resolver '{net_config.resolver}': {reason}") from None
     if not 0 < port < 65536:
         raise InputError(f"--resolver '{net_config.resolver}': port out of range")
     return net_config
@@ -95,8 +98,16 @@ def run_scan(
     store.set_run_status(run_id, "running")
 
     def record(result: TargetResult) -> None:
-        writer.submit((run_id, result.target_id, str(result.status), result.started_at, result.duration_ms,
-                       result.evidence))
+        writer.submit(
+            (
+                run_id,
+                result.target_id,
+                str(result.status),
+                result.started_at,
+                result.duration_ms,
+                result.evidence,
+            )
+        )
         summary.scanned += 1
         if on_result is not None:
             on_result(result)
@@ -108,9 +119,14 @@ def run_scan(
             loop.add_signal_handler(signal.SIGTERM, task.cancel)
         try:
             async with Net(net_config) as net:
-                await scan_shard(pending, net, record, concurrency=options.concurrency,
-                                 target_budget_s=options.target_budget_s,
-                                 only=set(options.only) if options.only else None)
+                await scan_shard(
+                    pending,
+                    net,
+                    record,
+                    concurrency=options.concurrency,
+                    target_budget_s=options.target_budget_s,
+                    only=set(options.only) if options.only else None,
+                )
         finally:
             loop.remove_signal_handler(signal.SIGTERM)
 
@@ -132,7 +148,12 @@ def run_scan(
 
 
 STATUS_STYLES = {
-    str(Status.OK): "green", str(Status.NOT_FOUND): "yellow", str(Status.REFUSED): "magenta",
-    str(Status.TIMEOUT): "red", str(Status.ERROR): "red", str(Status.BUG): "bold red",
-    str(Status.SKIPPED): "dim", str(Status.NOT_APPLICABLE): "dim",
+    str(Status.OK): "green",
+    str(Status.NOT_FOUND): "yellow",
+    str(Status.REFUSED): "magenta",
+    str(Status.TIMEOUT): "red",
+    str(Status.ERROR): "red",
+    str(Status.BUG): "bold red",
+    str(Status.SKIPPED): "dim",
+    str(Status.NOT_APPLICABLE): "dim",
 }

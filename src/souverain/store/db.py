@@ -86,8 +86,10 @@ class Store:
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
         except sa.exc.SQLAlchemyError as exc:
-            raise StoreError(f"store '{self.url}': cannot open or migrate: {exc.__class__.__name__}: "
-                             f"{str(exc).splitlines()[0]}") from None
+            raise StoreError(
+                f"store '{self.url}': cannot open or migrate: {exc.__class__.__name__}: "
+                f"{str(exc).splitlines()[0]}"
+            ) from None
 
     # runs -------------------------------------------------------------------------------------------
     def create_run(self, portfolio: str, orgs: Sequence[Organisation], config: dict[str, Any]) -> int:
@@ -103,7 +105,10 @@ class Store:
             run_id = int(
                 conn.execute(
                     runs.insert().values(
-                        status="running", created_at=now, portfolio=portfolio, config=dumps(config),
+                        status="running",
+                        created_at=now,
+                        portfolio=portfolio,
+                        config=dumps(config),
                         souverain_version=__version__,
                     )
                 ).inserted_primary_key[0]  # type: ignore[index]
@@ -123,8 +128,13 @@ class Store:
             conn.execute(
                 targets.insert(),
                 [
-                    {"run_id": run_id, "domain": name, "roles": ",".join(sorted(roles)),
-                     "sirens": dumps(sirens), "status": PENDING}
+                    {
+                        "run_id": run_id,
+                        "domain": name,
+                        "roles": ",".join(sorted(roles)),
+                        "sirens": dumps(sirens),
+                        "status": PENDING,
+                    }
                     for name, (roles, sirens) in by_domain.items()
                 ],
             )
@@ -133,9 +143,14 @@ class Store:
     @staticmethod
     def _org_row(org: Organisation, now: float) -> dict[str, Any]:
         return {
-            "siren": org.siren, "name": org.name, "kind": org.kind, "commune": org.territory.commune,
-            "departement": org.territory.departement, "region": org.territory.region,
-            "data": dumps(org.to_dict()), "updated_at": now,
+            "siren": org.siren,
+            "name": org.name,
+            "kind": org.kind,
+            "commune": org.territory.commune,
+            "departement": org.territory.departement,
+            "region": org.territory.region,
+            "data": dumps(org.to_dict()),
+            "updated_at": now,
         }
 
     def run(self, run_id: int) -> RunInfo:
@@ -143,8 +158,15 @@ class Store:
             row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).mappings().first()
         if row is None:
             raise RunNotFound(f"run {run_id}: no such run in store '{self.url}'")
-        return RunInfo(row["id"], row["status"], row["created_at"], row["finished_at"], row["portfolio"],
-                       orjson.loads(row["config"]), row["souverain_version"])
+        return RunInfo(
+            row["id"],
+            row["status"],
+            row["created_at"],
+            row["finished_at"],
+            row["portfolio"],
+            orjson.loads(row["config"]),
+            row["souverain_version"],
+        )
 
     def runs(self) -> list[RunInfo]:
         with self.engine.connect() as conn:
@@ -167,27 +189,43 @@ class Store:
             query = query.where(targets.c.status == PENDING)
         with self.engine.connect() as conn:
             return [
-                TargetRow(r["id"], r["domain"], frozenset(r["roles"].split(",")), tuple(orjson.loads(r["sirens"])),
-                          r["status"], r["started_at"], r["duration_ms"])
+                TargetRow(
+                    r["id"],
+                    r["domain"],
+                    frozenset(r["roles"].split(",")),
+                    tuple(orjson.loads(r["sirens"])),
+                    r["status"],
+                    r["started_at"],
+                    r["duration_ms"],
+                )
                 for r in conn.execute(query).mappings()
             ]
 
     def status_counts(self, run_id: int) -> dict[str, int]:
-        query = (sa.select(targets.c.status, sa.func.count()).where(targets.c.run_id == run_id)
-                 .group_by(targets.c.status))
+        query = (
+            sa.select(targets.c.status, sa.func.count())
+            .where(targets.c.run_id == run_id)
+            .group_by(targets.c.status)
+        )
         with self.engine.connect() as conn:
             return {status: int(count) for status, count in conn.execute(query)}
 
     def run_organisations(self, run_id: int) -> list[Organisation]:
-        query = (sa.select(run_organisations.c.data).where(run_organisations.c.run_id == run_id)
-                 .order_by(run_organisations.c.siren))
+        query = (
+            sa.select(run_organisations.c.data)
+            .where(run_organisations.c.run_id == run_id)
+            .order_by(run_organisations.c.siren)
+        )
         with self.engine.connect() as conn:
             return [Organisation.from_dict(orjson.loads(row[0])) for row in conn.execute(query)]
 
     def evidence_by_target(self, run_id: int) -> Iterator[tuple[int, list[Evidence]]]:
         """Yield (target id, its evidence) for a run, streaming in target order."""
-        query = (sa.select(evidence).where(evidence.c.run_id == run_id)
-                 .order_by(evidence.c.target_id, evidence.c.id))
+        query = (
+            sa.select(evidence)
+            .where(evidence.c.run_id == run_id)
+            .order_by(evidence.c.target_id, evidence.c.id)
+        )
         current: int | None = None
         batch: list[Evidence] = []
         with self.engine.connect() as conn:
@@ -205,8 +243,11 @@ class Store:
         out: dict[int, list[Evidence]] = {tid: [] for tid in target_ids}
         if not target_ids:
             return out
-        query = (sa.select(evidence.c.target_id, evidence.c.payload)
-                 .where(evidence.c.target_id.in_(list(target_ids))).order_by(evidence.c.id))
+        query = (
+            sa.select(evidence.c.target_id, evidence.c.payload)
+            .where(evidence.c.target_id.in_(list(target_ids)))
+            .order_by(evidence.c.id)
+        )
         with self.engine.connect() as conn:
             for target_id, payload in conn.execute(query):
                 out[target_id].append(Evidence.from_dict(orjson.loads(payload)))
@@ -226,10 +267,17 @@ class Store:
                     continue
                 rows.extend(
                     {
-                        "run_id": run_id, "target_id": target_id, "probe": ev.probe, "subject": ev.target[:300],
-                        "status": str(ev.status), "probe_version": ev.probe_version,
-                        "schema_version": ev.schema_version, "started_at": ev.started_at,
-                        "duration_ms": ev.duration_ms, "error": ev.error, "payload": dumps(ev.to_dict()),
+                        "run_id": run_id,
+                        "target_id": target_id,
+                        "probe": ev.probe,
+                        "subject": ev.target[:300],
+                        "status": str(ev.status),
+                        "probe_version": ev.probe_version,
+                        "schema_version": ev.schema_version,
+                        "started_at": ev.started_at,
+                        "duration_ms": ev.duration_ms,
+                        "error": ev.error,
+                        "payload": dumps(ev.to_dict()),
                     }
                     for ev in items_evidence
                 )
