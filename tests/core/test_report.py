@@ -48,7 +48,10 @@ def make_run(tmp_path: Path) -> tuple[Store, int]:
                         "page",
                         "a.fr",
                         Status.OK,
-                        {"title": INJECTION, "third_parties": [{"host": "www.googletagmanager.com"}]},
+                        {
+                            "title": INJECTION,
+                            "third_party": {"www.googletagmanager.com": {"kinds": ["script"]}},
+                        },
                     ),
                 ],
             ),
@@ -76,7 +79,7 @@ def test_report_files_and_counts(tmp_path: Path) -> None:
     assert run["probe_counts"]["dns"] == {"ok": 1, "timeout": 1}
     org = json.loads((out / "orgs" / "213700016.json").read_text())
     assert [d["domain"] for d in org["domains"]] == ["a.fr", "b.fr"]
-    assert org["domains"][0]["summary"]["third_parties"] == ["www.googletagmanager.com"]
+    assert org["domains"][0]["summary"]["third_parties"] == {"www.googletagmanager.com": "script"}
     assert org["domains"][0]["evidence"][0]["data"]["queries"]["TXT"]["rrs"][1] == "x" * 70_000
     assert (out / "orgs" / "213700016.html").exists() and (out / "index.html").exists()
 

@@ -121,7 +121,9 @@ def test_dns_and_mail_probes(ca: TestCA) -> None:
     assert dmarc["p"] == "quarantine" and dmarc["pct"] == 50 and len(dmarc["rua"]) == 2
     dkim = ev["dkim"]
     assert dkim.status is Status.OK
-    assert dkim.data["selectors"][0]["cname_chain"] == ["selector1-mairie-test._domainkey.tenant.onmicrosoft.test"]
+    assert dkim.data["selectors"][0]["cname_chain"] == [
+        "selector1-mairie-test._domainkey.tenant.onmicrosoft.test"
+    ]
     sts_ev = ev["mta-sts"].data
     assert ev["mta-sts"].status is Status.OK and sts_ev["certificate_valid"] is True
     assert sts_ev["policy"]["mode"] == "enforce"
@@ -132,17 +134,67 @@ def test_dns_and_mail_probes(ca: TestCA) -> None:
 
 def test_nxdomain_target_and_budget(ca: TestCA) -> None:
     async def main() -> None:
+        async with World(ca) as world, Net(world.config()) as net:
+            ev = by_probe(await run_target("absent.test", frozenset({"web", "mail"}), net, budget_s=10))
+            assert ev["dns"].status is Status.NOT_FOUND
+            assert ev["tls"].status is Status.NOT_APPLICABLE
+            assert ev["http"].status is Status.NOT_APPLICABLE
+            assert ev["spf"].status is Status.NOT_FOUND
+            world.dns.silent.add("slow.test")
+            world.dns.silent.add("www.slow.test")
+            ev = by_probe(await run_target("slow.test", frozenset({"web"}), net, budget_s=0.5))
+            assert ev["http"].status is Status.TIMEOUT
+            assert ev["page"].status is Status.SKIPPED
+
+    asyncio.run(main())
+
+
+def test_dns_cache_is_bounded(ca: TestCA) -> None:
+    async def main() -> None:
+        async with World(ca) as world, Net(world.config(dns_cache_size=16)) as net:
+            world.dns.add("keep.test", "A", "127.0.0.7")
+            for i in range(40):
+                await net.dns.query(f"n{i}.test", "A")
+                await net.dns.query("keep.test", "A")  # recently used: survives eviction
+            assert len(net.dns._cache) <= 16
+            assert sum(1 for q in world.dns.queries if q[1] == "keep.test") == 1
+
+    asyncio.run(main())
+
+
+def test_mta_sts_policy_with_untrusted_certificate(ca: TestCA) -> None:
+    async def sts(request: web.Request) -> web.Response:
+        return web.Response(text="version: STSv1\nmode: testing\nmx: *.mairie.test\nmax_age: 86400\n")
+
+    async def main() -> Evidence:
         async with World(ca) as world:
+            world.dns.add("_mta-sts.mairie.test", "TXT", "v=STSv1; id=1")
+            world.dns.add("mta-sts.mairie.test", "A", "127.92.1.2")
+            app = web.Application()
+            app.router.add_get("/.well-known/mta-sts.txt", sts)
+            ctx = ca.server_context(["mta-sts.mairie.test"], self_signed=True)
+            await world.web("127.92.1.2", app, port=HTTPS_PORT, ssl_context=ctx)
             async with Net(world.config()) as net:
-                ev = by_probe(await run_target("absent.test", frozenset({"web", "mail"}), net, budget_s=10))
-                assert ev["dns"].status is Status.NOT_FOUND
-                assert ev["tls"].status is Status.NOT_APPLICABLE
-                assert ev["http"].status is Status.NOT_APPLICABLE
-                assert ev["spf"].status is Status.NOT_FOUND
-                world.dns.silent.add("slow.test")
-                world.dns.silent.add("www.slow.test")
-                ev = by_probe(await run_target("slow.test", frozenset({"web"}), net, budget_s=0.5))
-                assert ev["http"].status is Status.TIMEOUT
-                assert ev["page"].status is Status.SKIPPED
+                items = await run_target("mairie.test", frozenset({"mail"}), net, budget_s=10, only={"mail"})
+        return by_probe(items)["mta-sts"]
+
+    ev = asyncio.run(main())
+    assert ev.status is Status.OK
+    assert ev.data["certificate_valid"] is False and ev.data["certificate_error"]
+    assert ev.data["policy"]["mode"] == "testing"
+
+
+def test_cancelled_asker_does_not_cancel_waiters(ca: TestCA) -> None:
+    async def main() -> None:
+        async with World(ca) as world, Net(world.config(dns_timeout=0.6)) as net:
+            world.dns.silent.add("slow.test")
+            owner = asyncio.ensure_future(net.dns.query("slow.test", "A"))
+            await asyncio.sleep(0.01)
+            waiter = asyncio.ensure_future(net.dns.query("slow.test", "A"))
+            await asyncio.sleep(0.01)
+            owner.cancel()
+            answer = await waiter
+            assert answer.status is Status.TIMEOUT
+            assert owner.cancelled()
 
     asyncio.run(main())

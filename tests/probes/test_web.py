@@ -79,6 +79,7 @@ def test_normal_site(ca: TestCA) -> None:
         assert {e: ev[e].status for e in ev} == dict.fromkeys(("dns", "tls", "http", "page"), Status.OK)
         tls = ev["tls"].data["endpoints"][0]
         assert tls["chain_valid"] is True and tls["hostname_match"] is True
+        assert tls["observed_by"] == "http"  # the http probe's handshake was reused
         assert tls["chain"][0]["issuer_org"] == "Souverain Test"
         assert tls["versions"]["accepted"]["TLSv1.2"] is True
         assert tls["versions"]["accepted"]["TLSv1"] is False
@@ -253,3 +254,55 @@ def test_invalid_certificates_are_recorded(ca: TestCA) -> None:
         assert results["expired.test"]["tls"].data["endpoints"][0]["hostname_match"] is True
 
     asyncio.run(main())
+
+
+def test_tls10_only_server_versions(ca: TestCA) -> None:
+    import ssl
+    import warnings
+
+    async def main() -> dict[str, Evidence]:
+        async with World(ca) as world:
+            world.dns.add("old.test", "A", "127.91.9.1")
+            ctx = ca.server_context(["old.test"])
+            ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                ctx.minimum_version = ssl.TLSVersion.TLSv1
+                ctx.maximum_version = ssl.TLSVersion.TLSv1
+            await world.web("127.91.9.1", site(https_host="old.test"), port=HTTPS_PORT, ssl_context=ctx)
+            return await scan(world, "old.test")
+
+    ev = asyncio.run(main())
+    endpoint = ev["tls"].data["endpoints"][0]
+    assert endpoint["version"] == "TLSv1"
+    assert endpoint["versions"]["accepted"] == {
+        "TLSv1": True,
+        "TLSv1.1": False,
+        "TLSv1.2": False,
+        "TLSv1.3": False,
+    }
+
+
+def test_trickling_page_is_cut_by_time(ca: TestCA) -> None:
+    async def trickle(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "text/html"})
+        await resp.prepare(request)
+        await resp.write(b"<html><head><title>lent</title>")
+        try:
+            for _ in range(100):
+                await asyncio.sleep(0.1)
+                await resp.write(b"<p>x</p>")
+        except (ConnectionError, RuntimeError):
+            pass
+        return resp
+
+    async def main() -> dict[str, Evidence]:
+        async with World(ca) as world:
+            await normal_world(world, "trickle.test", "127.91.10.1", page=trickle)
+            return await scan(world, "trickle.test", read_timeout=0.5)
+
+    t0 = time.monotonic()
+    ev = asyncio.run(main())
+    assert time.monotonic() - t0 < 5
+    assert ev["page"].status is Status.OK and ev["page"].data["truncated"] == "time"
+    assert ev["page"].data["title"] == "lent"

@@ -50,7 +50,9 @@ class TestCA:
             .not_valid_before(now - dt.timedelta(days=1))
             .not_valid_after(now + dt.timedelta(days=3650))
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+            .add_extension(
+                x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
+            )
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(self.key.public_key()), critical=False)
             .sign(self.key, hashes.SHA256())
         )
@@ -58,11 +60,16 @@ class TestCA:
         self.ca_file.write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
         self._n = 0
 
-    def server_context(self, names: list[str], *, expired: bool = False, self_signed: bool = False) -> ssl.SSLContext:
+    def server_context(
+        self, names: list[str], *, expired: bool = False, self_signed: bool = False
+    ) -> ssl.SSLContext:
         key = ec.generate_private_key(ec.SECP256R1())
         now = dt.datetime.now(dt.UTC)
-        start, end = (now - dt.timedelta(days=60), now - dt.timedelta(days=1)) if expired else (
-            now - dt.timedelta(days=1), now + dt.timedelta(days=90))
+        start, end = (
+            (now - dt.timedelta(days=60), now - dt.timedelta(days=1))
+            if expired
+            else (now - dt.timedelta(days=1), now + dt.timedelta(days=90))
+        )
         signer, issuer = (key, _name(names[0])) if self_signed else (self.key, self.cert.subject)
         builder = (
             x509.CertificateBuilder()
@@ -144,7 +151,9 @@ class DnsServer:
         if qtype == dns.rdatatype.CNAME and current in self.cnames:
             values = [self.cnames[current] + "."]
         if values:
-            response.answer.append(dns.rrset.from_text(owner, 300, "IN", dns.rdatatype.to_text(qtype), *values))
+            response.answer.append(
+                dns.rrset.from_text(owner, 300, "IN", dns.rdatatype.to_text(qtype), *values)
+            )
         elif not self._exists(current):
             response.set_rcode(dns.rcode.NXDOMAIN)
         if name in self.secure:
@@ -167,10 +176,6 @@ class DnsServer:
                 if reply is not None:
                     self.transport.sendto(reply, addr)
 
-        transport, _ = await loop.create_datagram_endpoint(Udp, local_addr=("127.0.0.1", 0))
-        self._udp = transport
-        self.port = transport.get_extra_info("sockname")[1]
-
         async def tcp(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             try:
                 size = int.from_bytes(await reader.readexactly(2), "big")
@@ -183,7 +188,17 @@ class DnsServer:
             finally:
                 writer.close()
 
-        self._tcp = await asyncio.start_server(tcp, "127.0.0.1", self.port)
+        for _ in range(50):  # UDP and TCP on the same free port
+            transport, _ = await loop.create_datagram_endpoint(Udp, local_addr=("127.0.0.1", 0))
+            port = transport.get_extra_info("sockname")[1]
+            try:
+                self._tcp = await asyncio.start_server(tcp, "127.0.0.1", port)
+            except OSError:
+                transport.close()
+                continue
+            self._udp, self.port = transport, port
+            return
+        raise OSError("no free port for the DNS responder")
 
     async def stop(self) -> None:
         if self._udp is not None:
@@ -226,7 +241,9 @@ class World:
         values.update(overrides)
         return NetConfig(**values)
 
-    async def web(self, ip: str, app: web.Application, *, port: int, ssl_context: ssl.SSLContext | None = None) -> None:
+    async def web(
+        self, ip: str, app: web.Application, *, port: int, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
         await runner.setup()
         await web.TCPSite(runner, ip, port, ssl_context=ssl_context).start()

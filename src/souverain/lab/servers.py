@@ -49,6 +49,8 @@ def nsd_conf(lab: Path, zones: list[str], addresses: list[str]) -> str:
         "    zonefiles-write: 0",
         "    round-robin: no",
         "    do-ip6: no",
+        "    rrl-ratelimit: 0",  # response rate limiting off: every lab client is 127.0.0.1
+        "    rrl-whitelist-ratelimit: 0",
         "remote-control:",
         "    control-enable: no",
         "",
@@ -86,8 +88,10 @@ def unbound_conf(lab: Path) -> str:
     target-fetch-policy: "0 0 0 0 0"
     num-threads: 2
     so-reuseport: yes
-    outgoing-range: 4096
-    num-queries-per-thread: 2048
+    outgoing-range: 8192
+    num-queries-per-thread: 4096
+    so-rcvbuf: 4m
+    so-sndbuf: 4m
     msg-cache-size: 64m
     rrset-cache-size: 128m
     key-cache-size: 16m

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -35,7 +36,14 @@ class Net:
 
     def __init__(self, config: NetConfig | None = None) -> None:
         self.config = config or NetConfig()
-        self.dns = DnsClient(self.config.resolver_address(), self.config.dns_timeout, self.config.dns_retries)
+        cfg = self.config
+        self.dns = DnsClient(
+            cfg.resolver_address(),
+            cfg.dns_timeout,
+            cfg.dns_retries,
+            cache_size=cfg.dns_cache_size,
+            max_inflight=cfg.dns_max_inflight,
+        )
         self.tls_observe: ssl.SSLContext = observation_context()
         self.tls_pinned: dict[str, ssl.SSLContext] = {v: pinned_context(v) for v in TLS_VERSIONS}
         self._tls_validating: ssl.SSLContext | None = None
@@ -80,7 +88,11 @@ class Net:
         return await self.dns.query(name, rdtype)
 
     async def addresses(self, host: str) -> list[str]:
-        """IPv4 then IPv6 addresses of ``host`` (through the cache); empty when none."""
+        """IPv4 then IPv6 addresses of ``host`` (through the cache); empty when none. An IP is its own."""
+        try:
+            return [str(ipaddress.ip_address(host.strip("[]")))]
+        except ValueError:
+            pass
         a, aaaa = await asyncio.gather(self.dns.query(host, "A"), self.dns.query(host, "AAAA"))
         return a.rrs + aaaa.rrs
 

@@ -8,7 +8,10 @@ answer is retried over TCP. Messages are built and read by the small codec of :m
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import random
+import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -30,6 +33,7 @@ MAX_CNAME_CHAIN = 12
 _EDNS_PAYLOAD = 1232
 _FAST_TYPES = frozenset(wire.TYPES.values())
 _AD, _TC = int(dns.flags.AD), int(dns.flags.TC)
+_RCVBUF = 4 * 1024 * 1024
 _RCODE_STATUS: dict[int, Status] = {
     int(dns.rcode.NOERROR): Status.OK,
     int(dns.rcode.NXDOMAIN): Status.NOT_FOUND,
@@ -88,7 +92,9 @@ def txt_to_str(strings: Any) -> str:
 def _presentation(rdata: Any) -> str:
     if rdata.rdtype in (dns.rdatatype.TXT, dns.rdatatype.SPF):
         return txt_to_str(rdata.strings)
-    return str(rdata.to_text())
+    if rdata.rdtype == dns.rdatatype.CAA:
+        return str(rdata.to_text())
+    return str(rdata.to_text()).lower()  # names are case-insensitive: one spelling for matching
 
 
 def _norm(name: str) -> str:
@@ -146,6 +152,7 @@ class _UdpMux(asyncio.DatagramProtocol):
     def __init__(self) -> None:
         self.transport: asyncio.DatagramTransport | None = None
         self.pending: dict[int, asyncio.Future[bytes]] = {}
+        self.closed = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)
@@ -161,6 +168,7 @@ class _UdpMux(asyncio.DatagramProtocol):
         pass
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
         for fut in self.pending.values():
             if not fut.done():
                 fut.set_exception(ConnectionError("DNS socket closed"))
@@ -170,7 +178,15 @@ class _UdpMux(asyncio.DatagramProtocol):
 class DnsClient:
     """Cached, de-duplicated DNS questions to the configured recursive resolver."""
 
-    def __init__(self, resolver: tuple[str, int], timeout: float, retries: int = 2, sockets: int = 4) -> None:
+    def __init__(
+        self,
+        resolver: tuple[str, int],
+        timeout: float,
+        retries: int = 2,
+        sockets: int = 4,
+        cache_size: int = 100_000,
+        max_inflight: int = 256,
+    ) -> None:
         self.server, self.port = resolver
         self.timeout = timeout
         self.retries = max(0, retries)
@@ -178,7 +194,9 @@ class DnsClient:
         self._muxes: list[_UdpMux] = []
         self._next = 0
         self._open_lock = asyncio.Lock()
-        self._cache: dict[tuple[str, str], asyncio.Task[DnsAnswer]] = {}
+        self._cache: dict[tuple[str, str], asyncio.Future[DnsAnswer]] = {}
+        self.cache_size = max(16, cache_size)
+        self._inflight = asyncio.Semaphore(max(1, max_inflight))  # do not flood the resolver
         self.queries_sent = 0
 
     async def close(self) -> None:
@@ -186,18 +204,53 @@ class DnsClient:
             if mux.transport is not None:
                 mux.transport.close()
         self._muxes.clear()
-        for task in self._cache.values():
-            task.cancel()
+        for fut in self._cache.values():
+            fut.cancel()
         self._cache.clear()
 
     async def query(self, name: str, rdtype: str) -> DnsAnswer:
-        """Answer for (name, rdtype) from the per-run cache; concurrent askers share one query."""
+        """Answer for (name, rdtype) from the per-run cache; concurrent askers share one query.
+
+        The first asker resolves in its own task (no extra task per question); the others wait on its
+        future. If the first asker is cancelled, the entry is dropped and a waiter asks again.
+        """
         key = (_norm(name), rdtype.upper())
-        task = self._cache.get(key)
-        if task is None:
-            task = asyncio.ensure_future(self._resolve(key[0], key[1]))
-            self._cache[key] = task
-        return await asyncio.shield(task)
+        cache = self._cache
+        fut = cache.pop(key, None)
+        if fut is not None:
+            cache[key] = fut  # most recently used last
+            if fut.done() and not fut.cancelled():
+                return fut.result()
+            return await self._wait(fut, name, rdtype)
+        if len(cache) >= self.cache_size:
+            self._evict()
+        fut = asyncio.get_running_loop().create_future()
+        cache[key] = fut
+        try:
+            answer = await self._resolve(key[0], key[1])
+        except BaseException:
+            if cache.get(key) is fut:
+                del cache[key]
+            fut.cancel()
+            raise
+        if not fut.done():  # close() may have cancelled it meanwhile
+            fut.set_result(answer)
+        return answer
+
+    async def _wait(self, fut: asyncio.Future[DnsAnswer], name: str, rdtype: str) -> DnsAnswer:
+        try:
+            return await asyncio.shield(fut)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if fut.cancelled() and task is not None and not task.cancelling():
+                return await self.query(name, rdtype)  # the asker we waited on was cancelled, not us
+            raise
+
+    def _evict(self) -> None:
+        """Drop the least recently used finished answers (a quarter of the cache)."""
+        drop = [k for k, t in itertools.islice(self._cache.items(), self.cache_size // 4 + 1) if t.done()]
+        for key in drop:
+            del self._cache[key]
 
     async def _resolve(self, name: str, rdtype: str) -> DnsAnswer:
         started = time.perf_counter()
@@ -258,26 +311,11 @@ class DnsClient:
         per_try = self.timeout / (self.retries + 1)
         template = _build(name, qtype, 0)
         question = template[12:-11]  # the question section, between header and OPT record
-        loop = asyncio.get_running_loop()
         for _attempt in range(self.retries + 1):
-            mux = await self._mux()
-            qid = random.randrange(65536)
-            while qid in mux.pending:
-                qid = random.randrange(65536)
-            query = qid.to_bytes(2, "big") + template[2:]
-            fut: asyncio.Future[bytes] = loop.create_future()
-            mux.pending[qid] = fut
-            self.queries_sent += 1
-            assert mux.transport is not None
-            mux.transport.sendto(query)
-            timer = loop.call_later(per_try, _expire, fut)
-            try:
-                reply = await fut
-            except TimeoutError:
+            async with self._inflight:
+                qid, query, reply = await self._send_udp(template, per_try)
+            if reply is None:
                 continue
-            finally:
-                timer.cancel()
-                mux.pending.pop(qid, None)
             try:
                 flags, rcode, rrsets = _parse(reply, qid, name, qtype, question)
             except (ValueError, dns.exception.DNSException):
@@ -288,6 +326,28 @@ class DnsClient:
                 return flags, rcode, rrsets, True
             return flags, rcode, rrsets, False
         raise TimeoutError
+
+    async def _send_udp(self, template: bytes, wait_s: float) -> tuple[int, bytes, bytes | None]:
+        """One UDP try: (id, query sent, reply or None when none came within ``wait_s``)."""
+        mux = await self._mux()
+        qid = random.randrange(65536)
+        while qid in mux.pending:
+            qid = random.randrange(65536)
+        query = qid.to_bytes(2, "big") + template[2:]
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[bytes] = loop.create_future()
+        mux.pending[qid] = fut
+        self.queries_sent += 1
+        assert mux.transport is not None
+        mux.transport.sendto(query)
+        timer = loop.call_later(wait_s, _expire, fut)
+        try:
+            return qid, query, await fut
+        except TimeoutError:
+            return qid, query, None
+        finally:
+            timer.cancel()
+            mux.pending.pop(qid, None)
 
     async def _tcp(self, query: bytes) -> bytes:
         async with asyncio.timeout(self.timeout):
@@ -300,19 +360,20 @@ class DnsClient:
                 writer.transport.abort()
 
     async def _mux(self) -> _UdpMux:
+        if self._muxes and self._muxes[self._next % len(self._muxes)].closed:
+            self._muxes = [m for m in self._muxes if not m.closed]
         if len(self._muxes) < self._n_sockets:
             async with self._open_lock:
                 if len(self._muxes) < self._n_sockets:
                     loop = asyncio.get_running_loop()
-                    _, proto = await loop.create_datagram_endpoint(
+                    transport, proto = await loop.create_datagram_endpoint(
                         _UdpMux, remote_addr=(self.server, self.port)
                     )
+                    sock = transport.get_extra_info("socket")
+                    if sock is not None:
+                        with contextlib.suppress(OSError):
+                            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RCVBUF)
                     self._muxes.append(proto)
                     return proto
         self._next = (self._next + 1) % len(self._muxes)
         return self._muxes[self._next]
-
-
-async def gather_answers(client: DnsClient, questions: list[tuple[str, str]]) -> list[DnsAnswer]:
-    """Ask several questions concurrently, in order."""
-    return list(await asyncio.gather(*(client.query(n, t) for n, t in questions)))

@@ -22,7 +22,7 @@ _OPT_DO = b"\x00\x00\x29\x04\xd0\x00\x00\x80\x00\x00\x00"  # root, OPT, payload 
 _UNSAFE = re.compile(rb"[^A-Za-z0-9_*-]")
 _SAFE = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_*")
 
-Record = tuple[str, int, int, str]  # (owner lowercased, type, ttl, rdata in presentation format)
+Record = tuple[str, int, int, str]  # (owner, type, ttl, rdata in presentation format); names lowercased
 
 
 class Unsupported(ValueError):
@@ -98,9 +98,9 @@ def _rdata(wire: bytes, rtype: int, start: int, length: int) -> str:
     if rtype == 28 and length == 16:
         return socket.inet_ntop(socket.AF_INET6, wire[start:end])
     if rtype in _NAME_TYPES:
-        return _read_name(wire, start)[0] + "."
+        return _read_name(wire, start)[0].lower() + "."
     if rtype == 15:
-        return f"{int.from_bytes(wire[start : start + 2], 'big')} {_read_name(wire, start + 2)[0]}."
+        return f"{int.from_bytes(wire[start : start + 2], 'big')} {_read_name(wire, start + 2)[0].lower()}."
     if rtype == 16:
         parts, pos = [], start
         while pos < end:
@@ -116,10 +116,10 @@ def _rdata(wire: bytes, rtype: int, start: int, length: int) -> str:
         mname, pos = _read_name(wire, start)
         rname, pos = _read_name(wire, pos)
         numbers = struct.unpack("!IIIII", wire[pos : pos + 20])
-        return f"{mname}. {rname}. " + " ".join(map(str, numbers))
+        return f"{mname.lower()}. {rname.lower()}. " + " ".join(map(str, numbers))
     if rtype == 33:
         prio, weight, port = struct.unpack("!HHH", wire[start : start + 6])
-        return f"{prio} {weight} {port} {_read_name(wire, start + 6)[0]}."
+        return f"{prio} {weight} {port} {_read_name(wire, start + 6)[0].lower()}."
     if rtype == 257:
         flags, tag_len = wire[start], wire[start + 1]
         tag = wire[start + 2 : start + 2 + tag_len].decode("ascii", errors="replace")

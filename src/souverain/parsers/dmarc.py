@@ -9,6 +9,7 @@ from souverain.parsers.tags import parse_tag_list
 
 __all__ = ["DmarcRecord", "is_dmarc", "parse_dmarc", "select_dmarc"]
 
+_URI_SCHEMES = ("mailto:", "https:", "http:")
 _POLICIES = frozenset({"none", "quarantine", "reject"})
 _KNOWN = frozenset({"v", "p", "sp", "pct", "rua", "ruf", "adkim", "aspf", "fo", "ri", "rf", "np", "psd", "t"})
 
@@ -40,7 +41,8 @@ class DmarcRecord:
         """RFC 7489 §6.6.3: a record without a valid ``p`` but with a valid ``rua`` acts as ``p=none``."""
         if self.p in _POLICIES:
             return self.p
-        return "none" if self.rua and self.tags.get("v", "").upper() == "DMARC1" else None
+        valid_rua = any(u.lower().startswith(_URI_SCHEMES) for u in self.rua)
+        return "none" if valid_rua and self.tags.get("v", "").upper() == "DMARC1" else None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -79,7 +81,7 @@ def select_dmarc(txts: list[str]) -> tuple[str | None, str | None]:
 def _uris(value: str, tag: str, record: DmarcRecord) -> list[str]:
     uris = [u.strip() for u in value.split(",") if u.strip()]
     for uri in uris:
-        if not uri.lower().startswith(("mailto:", "https:", "http:")):
+        if not uri.lower().startswith(_URI_SCHEMES):
             record.errors.append(f"{tag}: invalid URI {uri[:80]!r}")
     return uris
 

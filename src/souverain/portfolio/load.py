@@ -26,8 +26,11 @@ __all__ = ["load_portfolio"]
 _LINE = "__line__"
 
 
-class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that records the line of every mapping."""
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built
+
+
+class _LineLoader(_BaseLoader):
+    """Safe loader that records the line of every mapping."""
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:

@@ -31,6 +31,14 @@ class ProbeContext:
     evidence: dict[str, list[Evidence]] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
     scratch: dict[str, Any] = field(default_factory=dict)  # probe-to-probe hand-over, never recorded
+    planned: frozenset[str] = frozenset()  # the probes run for this target
+
+    def signal(self, name: str) -> asyncio.Event:
+        """A named event shared by the probes of this target (created on first use)."""
+        event = self.scratch.get(name)
+        if not isinstance(event, asyncio.Event):
+            event = self.scratch[name] = asyncio.Event()
+        return event
 
     def first(self, probe: str) -> Evidence | None:
         """The first evidence recorded by ``probe`` for this target, if any."""
@@ -83,9 +91,8 @@ def register(
 def _stamp(spec: ProbeSpec, items: list[Evidence], started: float, elapsed_ms: float) -> list[Evidence]:
     for item in items:
         item.probe_version = spec.version
-        if not item.duration_ms:
+        if not item.duration_ms:  # the probe did not time this item itself: it took the whole probe
             item.duration_ms = elapsed_ms
-        if not item.started_at:
             item.started_at = started
     return items
 

@@ -24,6 +24,12 @@ SYSTEM_BUNDLES = (
 )
 
 
+@lru_cache(maxsize=4096)
+def _load(der: bytes) -> x509.Certificate:
+    """Parsed certificate; intermediates are shared by many sites, so parsing is cached."""
+    return x509.load_der_x509_certificate(der)
+
+
 def _key(cert: x509.Certificate) -> tuple[str, int | None]:
     key = cert.public_key()
     if isinstance(key, rsa.RSAPublicKey):
@@ -59,7 +65,7 @@ def describe_certificate(der: bytes) -> dict[str, Any]:
     """Subject, issuer, validity, SANs, key, signature algorithm and SHA-256 fingerprint of one cert."""
     fingerprint = hashlib.sha256(der).hexdigest()
     try:
-        cert = x509.load_der_x509_certificate(der)
+        cert = _load(der)
     except ValueError as exc:
         return {"sha256": fingerprint, "error": f"unparsable certificate: {exc}"[:200]}
     key_type, key_size = _key(cert)
@@ -114,8 +120,8 @@ def verify_chain(chain: list[bytes], host: str, store: Store | None) -> tuple[bo
     if store is None:
         return None, "no trust store"
     try:
-        leaf = x509.load_der_x509_certificate(chain[0])
-        intermediates = [x509.load_der_x509_certificate(der) for der in chain[1:8]]
+        leaf = _load(chain[0])
+        intermediates = [_load(der) for der in chain[1:8]]
     except ValueError as exc:
         return False, f"unparsable certificate: {exc}"[:300]
     try:

@@ -6,11 +6,14 @@ import time
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import aiohttp
+
 from souverain.evidence import Evidence, Status
 from souverain.parsers.headers import parse_headers
 from souverain.probes.base import ProbeContext, register
 from souverain.probes.common import classify_error, web_host
 from souverain.probes.fetch import read_body
+from souverain.probes.tlsinfo import TLS_READY, TLS_SEEN, handshake_of
 
 SCHEMA_VERSION = 1
 FINAL_BODY = "http.final_body"
@@ -18,20 +21,24 @@ REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 async def _hop(ctx: ProbeContext, url: str) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-    """One request without reading the body: (hop record, headers) or an ``error``/``status`` hop."""
+    """One request: (hop record, headers), or a hop with ``outcome`` and ``error`` when it failed.
+
+    A redirect's body is not read; a final response's body is read (capped) and handed to ``page``."""
     net = ctx.net
     host = urlsplit(url).hostname or ""
     hop: dict[str, Any] = {"url": url}
     t0 = time.perf_counter()
     addrs = await net.addresses(host)
     if not addrs:
-        hop.update(status_class=str(Status.NOT_FOUND), error=f"{host} has no address")
+        hop.update(outcome=str(Status.NOT_FOUND), error=f"{host} has no address")
         return hop, None
     try:
         async with net.ip_slot(addrs[0]), net.http.get(url, allow_redirects=False) as resp:
             hop["status"] = resp.status
             hop["elapsed_ms"] = round((time.perf_counter() - t0) * 1000, 2)
             headers = list(resp.headers.items())
+            if url.startswith("https://"):
+                _remember_tls(ctx, host, resp)
             if resp.status in REDIRECTS:
                 hop["location"] = resp.headers.get("Location", "")[:2048]
                 resp.release()
@@ -44,9 +51,24 @@ async def _hop(ctx: ProbeContext, url: str) -> tuple[dict[str, Any], list[tuple[
         status, reason = classify_error(exc)
         if status is Status.BUG:
             raise
-        hop.update(status_class=str(status), error=reason)
+        hop.update(outcome=str(status), error=reason)
         hop["elapsed_ms"] = round((time.perf_counter() - t0) * 1000, 2)
         return hop, None
+
+
+def _remember_tls(ctx: ProbeContext, host: str, resp: aiohttp.ClientResponse) -> None:
+    """Hand the connection's handshake to the tls probe (same observation context, same SNI)."""
+    if resp.connection is not None:
+        transport = resp.connection.transport
+    else:  # a small response is complete with its headers and its connection already back in the pool
+        transport = getattr(getattr(resp.content, "_protocol", None), "transport", None)
+    if transport is None or urlsplit(str(resp.url)).port not in (None, ctx.net.config.https_port):
+        return
+    ssl_object, peer = transport.get_extra_info("ssl_object"), transport.get_extra_info("peername")
+    if ssl_object is not None and peer:
+        seen = ctx.scratch.setdefault(TLS_SEEN, {})
+        seen.setdefault((host, str(peer[0])), handshake_of(ssl_object))
+        ctx.signal(TLS_READY).set()
 
 
 def _origin(scheme: str, host: str, port: int) -> str:
@@ -57,6 +79,13 @@ def _origin(scheme: str, host: str, port: int) -> str:
 @register("http", version="1", roles=frozenset({"web"}), budget_s=25.0, schema_version=SCHEMA_VERSION)
 async def probe_http(ctx: ProbeContext) -> list[Evidence]:
     """Redirect chain from ``http://<host>/`` (then ``https://`` if plain HTTP fails) and final headers."""
+    try:
+        return await _probe_http(ctx)
+    finally:
+        ctx.signal(TLS_READY).set()
+
+
+async def _probe_http(ctx: ProbeContext) -> list[Evidence]:
     host, addrs, which = await web_host(ctx)
     data: dict[str, Any] = {"host": host, "host_source": which, "hops": []}
 
@@ -83,7 +112,7 @@ async def probe_http(ctx: ProbeContext) -> list[Evidence]:
                 data["http_error"] = hop["error"]
                 url = _origin("https", host, cfg.https_port) + "/"
                 continue
-            return done(Status(hop["status_class"]), hop["error"])
+            return done(Status(hop["outcome"]), hop["error"])
         if hop["status"] not in REDIRECTS or not hop.get("location"):
             break
         url = urljoin(url, hop["location"])

@@ -37,7 +37,7 @@ async def run_target(
     running probe's budget is cut to what remains of the target's."""
     domain = domain.strip().rstrip(".").lower()
     specs = _selected(roles, only)
-    ctx = ProbeContext(domain=domain, roles=roles, net=net)
+    ctx = ProbeContext(domain=domain, roles=roles, net=net, planned=frozenset(specs))
     deadline = time.monotonic() + budget_s
     done: dict[str, asyncio.Event] = {name: asyncio.Event() for name in specs}
 

@@ -4,11 +4,16 @@ Version support is probed with one short handshake per version below the negotia
 above it are refused by construction: the observation handshake offered them all). With
 ``tls_version_probe_cache`` the result is cached per (IP, port) for the run: hosts sharing an address
 are assumed to share a TLS configuration.
+
+When the http probe runs too, the tls probe first waits (at most ``connect_timeout``) for it to reach the
+web host over HTTPS: if that connection made the observation handshake to the same (host, IP), its result
+is used (``observed_by: "http"``) instead of a second handshake.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 from typing import Any
 
@@ -18,34 +23,22 @@ from souverain.net.tlsctx import TLS_VERSIONS
 from souverain.probes.base import ProbeContext, register
 from souverain.probes.certs import describe_certificate, hostname_matches, load_store, verify_chain
 from souverain.probes.common import classify_error, is_handshake_timeout, web_host
+from souverain.probes.tlsinfo import TLS_READY, TLS_SEEN, Handshake, handshake_of
 
 SCHEMA_VERSION = 1
 _ORDER = list(TLS_VERSIONS)
 
 
-def _chain_der(ssl_object: Any) -> list[bytes]:
-    inner = getattr(ssl_object, "_sslobj", ssl_object)
-    getter = getattr(ssl_object, "get_unverified_chain", None) or getattr(inner, "get_unverified_chain", None)
-    if getter is not None:
-        try:
-            chain = getter() or []
-            return [c if isinstance(c, bytes) else c.public_bytes(ssl._ssl.ENCODING_DER) for c in chain]  # type: ignore[attr-defined]
-        except (AttributeError, ValueError, ssl.SSLError):
-            pass
-    leaf = ssl_object.getpeercert(binary_form=True)
-    return [leaf] if leaf else []
-
-
-async def _handshake(net: Net, ip: str, host: str, context: ssl.SSLContext) -> Any:
-    """One TLS handshake; returns the ssl object (the connection is aborted right away)."""
+async def _handshake(net: Net, ip: str, host: str, context: ssl.SSLContext) -> Handshake:
+    """One TLS handshake (the connection is aborted right away)."""
     cfg = net.config
     async with net.ip_slot(ip), asyncio.timeout(cfg.connect_timeout + cfg.read_timeout):
         _, writer = await asyncio.open_connection(
             ip, cfg.https_port, ssl=context, server_hostname=host, ssl_handshake_timeout=cfg.read_timeout
         )
-        ssl_object = writer.get_extra_info("ssl_object")
+        seen = handshake_of(writer.get_extra_info("ssl_object"))
         writer.transport.abort()
-        return ssl_object
+        return seen
 
 
 async def _accepts(net: Net, ip: str, host: str, version: str) -> bool | None:
@@ -85,17 +78,18 @@ async def _cached_versions(net: Net, ip: str, host: str, negotiated: str) -> dic
 async def _observe(ctx: ProbeContext, ip: str, host: str) -> dict[str, Any]:
     net = ctx.net
     out: dict[str, Any] = {"ip": ip, "port": net.config.https_port}
-    try:
-        ssl_object = await _handshake(net, ip, host, net.tls_observe)
-    except Exception as exc:
-        status, reason = classify_error(exc)
-        if status is Status.BUG:
-            raise
-        out.update(status=str(status), error=reason)
-        return out
-    version = ssl_object.version()
-    cipher = ssl_object.cipher()
-    chain = _chain_der(ssl_object)
+    seen = ctx.scratch.get(TLS_SEEN, {}).get((host, ip))
+    out["observed_by"] = "http" if seen is not None else "tls"
+    if seen is None:
+        try:
+            seen = await _handshake(net, ip, host, net.tls_observe)
+        except Exception as exc:
+            status, reason = classify_error(exc)
+            if status is Status.BUG:
+                raise
+            out.update(status=str(status), error=reason)
+            return out
+    version, chain = seen.version, seen.chain
     certs = [describe_certificate(der) for der in chain[:10]]
     if net.trust_store is None:
         net.trust_store = load_store(net.config.ca_file) or False
@@ -104,10 +98,10 @@ async def _observe(ctx: ProbeContext, ip: str, host: str) -> dict[str, Any]:
     out.update(
         status=str(Status.OK),
         version=version,
-        cipher=cipher[0] if cipher else None,
-        cipher_bits=cipher[2] if cipher else None,
+        cipher=seen.cipher,
+        cipher_bits=seen.cipher_bits,
         key_exchange_group=None,  # not exposed by the ssl module of CPython 3.11
-        alpn=ssl_object.selected_alpn_protocol(),
+        alpn=seen.alpn,
         chain=certs,
         chain_length=len(chain),
         hostname_match=hostname_matches(host, leaf_sans),
@@ -128,6 +122,10 @@ async def probe_tls(ctx: ProbeContext) -> list[Evidence]:
         return [Evidence("tls", ctx.domain, Status.NOT_APPLICABLE, data, error="no address for the web host",
                          schema_version=SCHEMA_VERSION)]  # fmt: skip
     picked = [a for a in addrs if ":" not in a][:1] + [a for a in addrs if ":" in a][:1]
+    if "http" in ctx.planned:  # let the http probe's HTTPS connection make the handshake, briefly
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(ctx.net.config.connect_timeout):
+                await ctx.signal(TLS_READY).wait()
     data["endpoints"] = list(await asyncio.gather(*(_observe(ctx, ip, host) for ip in picked)))
     statuses = [Status(e["status"]) for e in data["endpoints"]]
     if Status.OK in statuses:

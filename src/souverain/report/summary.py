@@ -43,6 +43,14 @@ def summarise_target(evidence: Sequence[Evidence]) -> dict[str, Any]:
     spf = by_probe.get("spf")
     if spf is not None:
         out["spf"] = _get(spf.data, "record") if spf.status is Status.OK else str(spf.status)
+        if spf.status is Status.OK:
+            out["spf_lookups"] = f"{_get(spf.data, 'dns_lookups')} DNS, {_get(spf.data, 'void_lookups')} void"
+    for probe in ("dkim", "mta-sts", "tls-rpt", "autodiscover"):
+        if (item := by_probe.get(probe)) is not None:
+            out[probe] = str(item.status) + (f": {item.error}" if item.error else "")
+    dkim = by_probe.get("dkim")
+    if dkim is not None and dkim.status is Status.OK:
+        out["dkim"] = ", ".join(str(sel.get("selector")) for sel in _get(dkim.data, "selectors") or [])
     tls = by_probe.get("tls")
     if tls is not None:
         out["tls"] = _tls_summary(tls)
@@ -51,9 +59,10 @@ def summarise_target(evidence: Sequence[Evidence]) -> dict[str, Any]:
         out["https"] = _http_summary(http)
     page = by_probe.get("page")
     if page is not None:
-        hosts = _get(page.data, "third_parties") or []
+        hosts = _get(page.data, "third_party") or {}
         out["third_party_count"] = len(hosts) if page.status is Status.OK else None
-        out["third_parties"] = [h.get("host") if isinstance(h, dict) else h for h in hosts]
+        out["third_parties"] = {host: ", ".join(info.get("kinds", [])) for host, info in sorted(hosts.items())}
+        out["title"] = _get(page.data, "title")
         out["page"] = str(page.status) + (f": {page.error}" if page.error else "")
     out["statuses"] = {ev.probe: str(ev.status) for ev in evidence}
     return out
@@ -62,22 +71,29 @@ def summarise_target(evidence: Sequence[Evidence]) -> dict[str, Any]:
 def _tls_summary(ev: Evidence) -> str:
     if ev.status is not Status.OK:
         return f"{ev.status}" + (f": {ev.error}" if ev.error else "")
-    data = ev.data
-    version = _get(data, "negotiated", "version") or _get(data, "version")
-    issuer = _get(data, "certificate", "issuer_organisation") or _get(data, "issuer_organisation")
-    valid = _get(data, "chain_valid")
-    parts = [str(p) for p in (version, issuer) if p]
-    if valid is not None:
-        parts.append("chain valid" if valid else "chain INVALID")
-    return ", ".join(parts) or "ok"
+    endpoints = _get(ev.data, "endpoints") or []
+    if not endpoints:
+        return "ok"
+    first = endpoints[0]
+    if first.get("status") != "ok":
+        return f"{first.get('status')}: {first.get('error')}"
+    chain = first.get("chain") or [{}]
+    accepted = [v for v, ok in (_get(first, "versions", "accepted") or {}).items() if ok]
+    parts = [str(first.get("version")), str(chain[0].get("issuer_org") or chain[0].get("issuer"))]
+    parts.append("chain valid" if first.get("chain_valid") else f"chain INVALID ({first.get('validation_error')})")
+    if not first.get("hostname_match"):
+        parts.append("hostname mismatch")
+    if accepted:
+        parts.append("accepts " + "/".join(accepted))
+    return ", ".join(parts)
 
 
 def _http_summary(ev: Evidence) -> str:
     if ev.status is not Status.OK:
         return f"{ev.status}" + (f": {ev.error}" if ev.error else "")
     final = _get(ev.data, "final_url") or ""
-    hsts = _get(ev.data, "headers", "hsts") or _get(ev.data, "hsts")
-    parts = [str(final)]
-    if hsts:
+    parts = [f"{final} ({_get(ev.data, 'final_status')})"]
+    parts.append("http→https" if _get(ev.data, "http_redirects_to_https") else "no http→https redirect")
+    if _get(ev.data, "headers", "hsts"):
         parts.append("HSTS")
     return ", ".join(parts)

@@ -254,32 +254,51 @@ class Store:
         return out
 
     def record_targets(self, items: Sequence[tuple[int, int, str, float, float, list[Evidence]]]) -> None:
-        """Write finished targets atomically: (run, target, status, started, duration_ms, evidence)."""
-        rows: list[dict[str, Any]] = []
+        """Write finished targets atomically: (run, target, status, started, duration_ms, evidence).
+
+        Only targets still ``pending`` are written, so a target is recorded exactly once even if it was
+        scanned twice (an interrupted run resumed while a batch was in flight).
+        """
+        if not items:
+            return
+        ids = [item[1] for item in items]
         with self.engine.begin() as conn:
-            for run_id, target_id, status, started, duration, items_evidence in items:
-                updated = conn.execute(
-                    targets.update()
-                    .where(targets.c.id == target_id, targets.c.status == PENDING)
-                    .values(status=status, started_at=started, duration_ms=duration)
-                ).rowcount
-                if not updated:  # already recorded (resume after a crash between two writers): keep the first
-                    continue
-                rows.extend(
-                    {
-                        "run_id": run_id,
-                        "target_id": target_id,
-                        "probe": ev.probe,
-                        "subject": ev.target[:300],
-                        "status": str(ev.status),
-                        "probe_version": ev.probe_version,
-                        "schema_version": ev.schema_version,
-                        "started_at": ev.started_at,
-                        "duration_ms": ev.duration_ms,
-                        "error": ev.error,
-                        "payload": dumps(ev.to_dict()),
-                    }
-                    for ev in items_evidence
+            pending = {
+                row[0]
+                for row in conn.execute(
+                    sa.select(targets.c.id).where(targets.c.id.in_(ids), targets.c.status == PENDING)
                 )
+            }
+            fresh = {item[1]: item for item in items if item[1] in pending}
+            if not fresh:
+                return
+            conn.execute(
+                targets.update()
+                .where(targets.c.id == sa.bindparam("tid"), targets.c.status == PENDING)
+                .values(
+                    status=sa.bindparam("st"), started_at=sa.bindparam("sa"), duration_ms=sa.bindparam("dm")
+                ),
+                [
+                    {"tid": tid, "st": status, "sa": started, "dm": duration}
+                    for _, tid, status, started, duration, _ in fresh.values()
+                ],
+            )
+            rows = [
+                {
+                    "run_id": run_id,
+                    "target_id": target_id,
+                    "probe": ev.probe,
+                    "subject": ev.target[:300],
+                    "status": str(ev.status),
+                    "probe_version": ev.probe_version,
+                    "schema_version": ev.schema_version,
+                    "started_at": ev.started_at,
+                    "duration_ms": ev.duration_ms,
+                    "error": ev.error,
+                    "payload": dumps(ev.to_dict()),
+                }
+                for run_id, target_id, _, _, _, items_evidence in fresh.values()
+                for ev in items_evidence
+            ]
             if rows:
                 conn.execute(evidence.insert(), rows)
