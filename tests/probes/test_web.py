@@ -306,3 +306,24 @@ def test_trickling_page_is_cut_by_time(ca: TestCA) -> None:
     assert time.monotonic() - t0 < 5
     assert ev["page"].status is Status.OK and ev["page"].data["truncated"] == "time"
     assert ev["page"].data["title"] == "lent"
+
+
+def test_http_budget_names_the_per_ip_queue(ca: TestCA) -> None:
+    from souverain.probes import http as http_probe
+
+    async def main() -> dict[str, Evidence]:
+        async with World(ca) as world:
+            await normal_world(world, "queued.test", "127.91.11.1")
+            net = Net(world.config(per_ip_limit=1))
+            async with net, net.ip_slot("127.91.11.1"):  # someone else holds the only slot
+                items = await run_target("queued.test", frozenset({"web"}), net, budget_s=10, only={"http"})
+        return by_probe(items)
+
+    old = http_probe.BUDGET_S
+    http_probe.BUDGET_S = 3.5
+    try:
+        ev = asyncio.run(main())
+    finally:
+        http_probe.BUDGET_S = old
+    assert ev["http"].status is Status.TIMEOUT
+    assert "queued behind the per-IP connection cap of 127.91.11.1" in (ev["http"].error or "")

@@ -13,6 +13,7 @@ from souverain.probes import REGISTRY, ProbeContext, register, run_target
 
 ROLE = frozenset({"unit-test"})
 ORDER: list[str] = []
+FAKE = {"t-first", "t-second", "t-bug", "t-slow", "t-late"}
 
 
 @pytest.fixture
@@ -44,14 +45,14 @@ def fake_probes() -> Iterator[None]:
 
     ORDER.clear()
     yield
-    for name in ("t-first", "t-second", "t-bug", "t-slow", "t-late"):
+    for name in FAKE:
         REGISTRY.pop(name)
 
 
 def test_guard_order_and_budget(fake_probes: None) -> None:
     async def main() -> dict[str, Evidence]:
         async with Net(NetConfig(resolver="127.0.0.1:9")) as net:
-            items = await run_target("Example.FR.", ROLE, net, budget_s=5)
+            items = await run_target("Example.FR.", ROLE, net, budget_s=5, only=FAKE)
         return {e.probe: e for e in items}
 
     ev = asyncio.run(main())

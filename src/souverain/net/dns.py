@@ -185,7 +185,7 @@ class DnsClient:
         retries: int = 2,
         sockets: int = 4,
         cache_size: int = 100_000,
-        max_inflight: int = 256,
+        max_inflight: int = 512,
     ) -> None:
         self.server, self.port = resolver
         self.timeout = timeout

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -16,7 +18,9 @@ from souverain.probes.fetch import read_body
 from souverain.probes.tlsinfo import TLS_READY, TLS_SEEN, handshake_of
 
 SCHEMA_VERSION = 1
+BUDGET_S = 25.0
 FINAL_BODY = "http.final_body"
+PENDING = "http.pending"
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
@@ -27,26 +31,20 @@ async def _hop(ctx: ProbeContext, url: str) -> tuple[dict[str, Any], list[tuple[
     net = ctx.net
     host = urlsplit(url).hostname or ""
     hop: dict[str, Any] = {"url": url}
-    t0 = time.perf_counter()
     addrs = await net.addresses(host)
     if not addrs:
         hop.update(outcome=str(Status.NOT_FOUND), error=f"{host} has no address")
         return hop, None
+    t0 = time.perf_counter()
+    pending = ctx.scratch[PENDING] = {"url": url, "ip": addrs[0], "since": t0, "in_slot": False}
     try:
-        async with net.ip_slot(addrs[0]), net.http.get(url, allow_redirects=False) as resp:
-            hop["status"] = resp.status
-            hop["elapsed_ms"] = round((time.perf_counter() - t0) * 1000, 2)
-            headers = list(resp.headers.items())
-            if url.startswith("https://"):
-                _remember_tls(ctx, host, resp)
-            if resp.status in REDIRECTS:
-                hop["location"] = resp.headers.get("Location", "")[:2048]
-                resp.release()
-            else:  # read once, handed to the page probe; a drained connection is reused
-                cfg = net.config
-                body = await read_body(resp, cfg.max_page_bytes, cfg.read_timeout * 2)
-                ctx.scratch[FINAL_BODY] = (url, resp.status, {k.lower(): v for k, v in headers}, body)
-            return hop, headers
+        async with net.ip_slot(addrs[0]):
+            pending["in_slot"] = True
+            if (waited := time.perf_counter() - t0) > 0.05:
+                hop["slot_wait_ms"] = round(waited * 1000, 1)  # queued behind the per-IP cap
+            t0 = time.perf_counter()
+            async with net.http.get(url, allow_redirects=False) as resp:
+                return await _response(ctx, url, host, resp, hop, t0)
     except Exception as exc:
         status, reason = classify_error(exc)
         if status is Status.BUG:
@@ -54,6 +52,26 @@ async def _hop(ctx: ProbeContext, url: str) -> tuple[dict[str, Any], list[tuple[
         hop.update(outcome=str(status), error=reason)
         hop["elapsed_ms"] = round((time.perf_counter() - t0) * 1000, 2)
         return hop, None
+
+
+async def _response(
+    ctx: ProbeContext, url: str, host: str, resp: aiohttp.ClientResponse, hop: dict[str, Any], t0: float
+) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """Record a response; a redirect's body is not read, a final body is read (capped) for ``page``."""
+    net = ctx.net
+    hop["status"] = resp.status
+    hop["elapsed_ms"] = round((time.perf_counter() - t0) * 1000, 2)
+    headers = list(resp.headers.items())
+    if url.startswith("https://"):
+        _remember_tls(ctx, host, resp)
+    if resp.status in REDIRECTS:
+        hop["location"] = resp.headers.get("Location", "")[:2048]
+        resp.release()
+    else:  # read once, handed to the page probe; a drained connection is reused
+        cfg = net.config
+        body = await read_body(resp, cfg.max_page_bytes, cfg.read_timeout * 2)
+        ctx.scratch[FINAL_BODY] = (url, resp.status, {k.lower(): v for k, v in headers}, body)
+    return hop, headers
 
 
 def _remember_tls(ctx: ProbeContext, host: str, resp: aiohttp.ClientResponse) -> None:
@@ -76,7 +94,7 @@ def _origin(scheme: str, host: str, port: int) -> str:
     return f"{scheme}://{host}" if port == default else f"{scheme}://{host}:{port}"
 
 
-@register("http", version="1", roles=frozenset({"web"}), budget_s=25.0, schema_version=SCHEMA_VERSION)
+@register("http", version="1", roles=frozenset({"web"}), budget_s=BUDGET_S, schema_version=SCHEMA_VERSION)
 async def probe_http(ctx: ProbeContext) -> list[Evidence]:
     """Redirect chain from ``http://<host>/`` (then ``https://`` if plain HTTP fails) and final headers."""
     try:
@@ -94,6 +112,24 @@ async def _probe_http(ctx: ProbeContext) -> list[Evidence]:
 
     if not addrs:
         return done(Status.NOT_APPLICABLE, "no address for the web host")
+    try:
+        async with asyncio.timeout(BUDGET_S - 2.0):
+            return await _follow(ctx, host, data, done)
+    except TimeoutError:
+        pending = ctx.scratch.get(PENDING) or {"url": None, "ip": None, "since": 0.0, "in_slot": True}
+        waited = sum(h.get("slot_wait_ms", 0) for h in data["hops"]) / 1000
+        if not pending["in_slot"]:
+            waited += time.perf_counter() - pending["since"]
+        data["unfinished_hop"] = pending["url"]
+        reason = f"probe budget exhausted during {pending['url']}"
+        if waited > 1:
+            reason += f" ({waited:.1f} s queued behind the per-IP connection cap of {pending['ip']})"
+        return done(Status.TIMEOUT, reason)
+
+
+async def _follow(
+    ctx: ProbeContext, host: str, data: dict[str, Any], done: Callable[..., list[Evidence]]
+) -> list[Evidence]:
     hops: list[dict[str, Any]] = data["hops"]
     cfg = ctx.net.config
     url = _origin("http", host, cfg.http_port) + "/"
