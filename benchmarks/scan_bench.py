@@ -40,7 +40,7 @@ def _server_cpu(lab_dir: Path) -> float:
     return total
 
 
-def bench(domains: int, concurrency: int) -> dict[str, object]:
+def bench(domains: int, concurrency: int, per_ip: int, workers: int) -> dict[str, object]:
     lab_dir = WORK / f"lab-{domains}"
     store = WORK / f"scan-{domains}.db"
     store.unlink(missing_ok=True)
@@ -66,6 +66,10 @@ def bench(domains: int, concurrency: int) -> dict[str, object]:
             str(store),
             "--concurrency",
             str(concurrency),
+            "--per-ip",
+            str(per_ip),
+            "--workers",
+            str(workers),
         ],
         env=env,
         capture_output=True,
@@ -94,6 +98,8 @@ def bench(domains: int, concurrency: int) -> dict[str, object]:
         "lab_servers_cpu_s": round(server_cpu, 1),
         "lab_up_seconds": round(lab_seconds, 1),
         "concurrency": concurrency,
+        "per_ip": per_ip,
+        "workers": workers,
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
@@ -106,12 +112,14 @@ def bench(domains: int, concurrency: int) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="1000,10000")
-    parser.add_argument("--concurrency", type=int, default=300)
+    parser.add_argument("--concurrency", type=int, default=150)
+    parser.add_argument("--per-ip", type=int, default=16, help="lab provider addresses host ~500 domains each")
+    parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     WORK.mkdir(exist_ok=True)
     RESULTS.mkdir(exist_ok=True)
     for size in (int(s) for s in args.sizes.split(",")):
-        result = bench(size, args.concurrency)
+        result = bench(size, args.concurrency, args.per_ip, args.workers)
         path = RESULTS / f"scan-{size}.json"
         path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
         print(

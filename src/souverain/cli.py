@@ -113,6 +113,9 @@ def scan(
         int, typer.Option(min=1, max=100, help="Concurrent connections per destination IP.")
     ] = 4,
     target_budget: Annotated[float, typer.Option(min=1.0, help="Seconds allowed per target.")] = 60.0,
+    workers: Annotated[
+        int, typer.Option(min=0, max=64, help="Scanning processes (0: automatic, 2 from 1,000 targets).")
+    ] = 0,
     only: Annotated[str | None, typer.Option(help="Comma-separated probes to run (default: all).")] = None,
     user_agent: Annotated[str | None, typer.Option(help="User-Agent for HTTP requests.")] = None,
 ) -> None:
@@ -175,7 +178,9 @@ def scan(
                 db,
                 run_id,
                 net_config,
-                ScanOptions(concurrency=concurrency, target_budget_s=target_budget, only=probes),
+                ScanOptions(
+                    concurrency=concurrency, target_budget_s=target_budget, only=probes, workers=workers
+                ),
                 on_start=on_start,
                 on_result=lambda _r: bar.advance(task),
             )

@@ -36,6 +36,7 @@ def _start_scan(lab: Any, store_path: Path, *extra: str) -> subprocess.Popen[str
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,
     )
 
 
@@ -82,14 +83,23 @@ def _assert_exactly_once(store_path: Path, run_id: int) -> None:
     assert store.run(run_id).status == "completed"
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "ctrl-c"])
-def test_interrupted_scan_resumes_exactly_once(lab: Any, tmp_path: Path, sig: signal.Signals) -> None:
+@pytest.mark.parametrize(
+    ("sig", "workers"),
+    [(signal.SIGKILL, 1), (signal.SIGINT, 1), (signal.SIGKILL, 2), (signal.SIGINT, 2)],
+    ids=["kill-9", "ctrl-c", "kill-9-two-workers", "ctrl-c-two-workers"],
+)
+def test_interrupted_scan_resumes_exactly_once(
+    lab: Any, tmp_path: Path, sig: signal.Signals, workers: int
+) -> None:
     store_path = tmp_path / "s.db"
-    proc = _start_scan(lab, store_path)
+    proc = _start_scan(lab, store_path, "--workers", str(workers))
     try:
         _wait_for_progress(store_path, 3)
     finally:
-        os.kill(proc.pid, sig)
+        if sig == signal.SIGINT:
+            os.killpg(proc.pid, sig)  # Ctrl-C reaches the whole foreground process group
+        else:
+            os.kill(proc.pid, sig)
         _, stderr = proc.communicate(timeout=60)
     if sig == signal.SIGINT:
         assert proc.returncode == 130, stderr

@@ -58,7 +58,7 @@ class NetConfig:
     tls_version_probe_cache: bool = True
     global_connection_limit: int = 512
     dns_retries: int = 2
-    dns_cache_size: int = 50_000  # answers kept per run (least recently used dropped first)
+    dns_cache_size: int = 20_000  # answers kept per run (least recently used dropped first)
     dns_max_inflight: int = 512  # questions outstanding at the resolver at once; the rest wait here
     http_port: int = 80  # ports of the web probes; only tests on unprivileged ports change them
     https_port: int = 443

@@ -14,6 +14,7 @@ from souverain.errors import InputError
 from souverain.evidence import Status
 from souverain.net import Net, NetConfig
 from souverain.scan.engine import TargetResult, scan_shard
+from souverain.scan.workers import scan_in_processes
 from souverain.store import Store, Writer
 
 __all__ = ["ScanInterrupted", "ScanOptions", "ScanSummary", "run_scan"]
@@ -24,6 +25,7 @@ class ScanOptions:
     concurrency: int = 200
     target_budget_s: float = 60.0
     only: frozenset[str] | None = None
+    workers: int = 0  # scanning processes; 0 = automatic (2 from 1,000 pending targets on, else 1)
 
 
 @dataclass(slots=True)
@@ -67,6 +69,10 @@ def _parses(net_config: NetConfig) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
@@ -131,9 +137,26 @@ def run_scan(
             loop.remove_signal_handler(signal.SIGTERM)
 
     interrupted = False
+    workers = options.workers if options.workers > 0 else (2 if len(pending) >= 1000 else 1)
+    workers = max(1, min(workers, len(pending)))
     try:
-        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-            runner.run(main())
+        if workers == 1:
+            with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+                runner.run(main())
+        else:
+            previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+            try:
+                scan_in_processes(
+                    pending,
+                    net_config,
+                    record,
+                    workers=workers,
+                    concurrency=options.concurrency,
+                    target_budget_s=options.target_budget_s,
+                    only=set(options.only) if options.only else None,
+                )
+            finally:
+                signal.signal(signal.SIGTERM, previous)
     except (KeyboardInterrupt, asyncio.CancelledError):
         interrupted = True
     finally:
