@@ -113,7 +113,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="1000,10000")
     parser.add_argument("--concurrency", type=int, default=150)
-    parser.add_argument("--per-ip", type=int, default=16, help="lab provider addresses host ~500 domains each")
+    parser.add_argument("--per-ip", type=int, default=16, help="lab addresses host ~500 sites each")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     WORK.mkdir(exist_ok=True)

@@ -83,15 +83,21 @@ def progress_bar() -> Progress:
     )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        out.print(f"souverain {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
 ) -> None:
     """Observatory of digital sovereignty and security for public bodies."""
-    if version:
-        out.print(f"souverain {__version__}")
-        raise typer.Exit()
 
 
 # scan -------------------------------------------------------------------------------------------------

@@ -67,3 +67,8 @@ def test_bad_resolver_names_the_option(tmp_path: Path) -> None:
 def test_debug_shows_traceback(tmp_path: Path) -> None:
     result = souverain("--debug", "scan", "missing.yaml", home=tmp_path)
     assert result.returncode != 0 and "Traceback" in result.stderr
+
+
+def test_version(tmp_path: Path) -> None:
+    result = souverain("--version", home=tmp_path)
+    assert result.returncode == 0 and result.stdout.startswith("souverain ")

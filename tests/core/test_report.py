@@ -10,12 +10,14 @@ from souverain.report import build_report
 from souverain.store import Store
 
 INJECTION = '<script>alert(1)</script>"><img src=x onerror=alert(1)>'
+ORG_CONTACTS = ("mairie.a@wanadoo.fr", "dgs@a.fr")
 ORG = Organisation(
     "213700016",
     f"Commune {INJECTION}",
     "commune",
     Territory("37001", "37", "24"),
     (Domain("a.fr", frozenset({"web", "mail"})), Domain("b.fr", frozenset({"web"}))),
+    ORG_CONTACTS,
 )
 
 
@@ -79,6 +81,8 @@ def test_report_files_and_counts(tmp_path: Path) -> None:
     assert run["probe_counts"]["dns"] == {"ok": 1, "timeout": 1}
     org = json.loads((out / "orgs" / "213700016.json").read_text())
     assert [d["domain"] for d in org["domains"]] == ["a.fr", "b.fr"]
+    assert org["shared_mail_addresses"] == {"mairie.a@wanadoo.fr": "orange"}
+    assert "shared mailbox provider: orange" in (out / "orgs" / "213700016.html").read_text()
     assert org["domains"][0]["summary"]["third_parties"] == {"www.googletagmanager.com": "script"}
     assert org["domains"][0]["evidence"][0]["data"]["queries"]["TXT"]["rrs"][1] == "x" * 70_000
     assert (out / "orgs" / "213700016.html").exists() and (out / "index.html").exists()

@@ -12,6 +12,7 @@ import idna
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _COMMUNE = re.compile(r"^(?:\d{5}|2[AB]\d{3})$")
 
+# Consumer mailbox domains: a public body using such an address has no mail domain of its own there.
 SHARED_MAIL_PROVIDERS = {
     "orange.fr": "orange",
     "wanadoo.fr": "orange",

@@ -21,6 +21,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from souverain import __version__
 from souverain.errors import InputError
 from souverain.portfolio import Organisation
+from souverain.portfolio.validate import SHARED_MAIL_PROVIDERS
 from souverain.report.summary import summarise_target
 from souverain.store import Store, TargetRow
 
@@ -149,6 +150,11 @@ def _domain_view(target: TargetRow, evidence: list[Any]) -> dict[str, Any]:
 def _org_document(run_id: int, org: Organisation, domains: list[dict[str, Any]]) -> dict[str, Any]:
     doc = org.to_dict()
     doc["run_id"] = run_id
+    doc["shared_mail_addresses"] = {
+        address: SHARED_MAIL_PROVIDERS[address.rpartition("@")[2]]
+        for address in org.contacts
+        if address.rpartition("@")[2] in SHARED_MAIL_PROVIDERS
+    }
     doc["domains"] = domains
     return doc
 

@@ -61,7 +61,9 @@ def summarise_target(evidence: Sequence[Evidence]) -> dict[str, Any]:
     if page is not None:
         hosts = _get(page.data, "third_party") or {}
         out["third_party_count"] = len(hosts) if page.status is Status.OK else None
-        out["third_parties"] = {host: ", ".join(info.get("kinds", [])) for host, info in sorted(hosts.items())}
+        out["third_parties"] = {
+            host: ", ".join(item.get("kinds", [])) for host, item in sorted(hosts.items())
+        }
         out["title"] = _get(page.data, "title")
         out["page"] = str(page.status) + (f": {page.error}" if page.error else "")
     out["statuses"] = {ev.probe: str(ev.status) for ev in evidence}
@@ -80,7 +82,8 @@ def _tls_summary(ev: Evidence) -> str:
     chain = first.get("chain") or [{}]
     accepted = [v for v, ok in (_get(first, "versions", "accepted") or {}).items() if ok]
     parts = [str(first.get("version")), str(chain[0].get("issuer_org") or chain[0].get("issuer"))]
-    parts.append("chain valid" if first.get("chain_valid") else f"chain INVALID ({first.get('validation_error')})")
+    valid = first.get("chain_valid")
+    parts.append("chain valid" if valid else f"chain INVALID ({first.get('validation_error')})")
     if not first.get("hostname_match"):
         parts.append("hostname mismatch")
     if accepted:
