@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from souverain.lab import pages
-from souverain.lab.model import Domain, Org, Site
+from souverain.lab.model import Domain, Org, Site, blank_truth
 from souverain.lab.providers import HOSTILE_IPS, PROVIDERS, TLS10_IP
 
 BENCH_SIREN = "180000002"
@@ -51,37 +51,17 @@ def bench_org() -> Org:
 
 
 def _truth(kind: str, name: str) -> dict[str, Any]:
-    return {
-        "org": BENCH_SIREN,
-        "roles": ["web"],
-        "web_hosting": "lab-hostile",
-        "web_network": "lab-hostile",
-        "cdn": None,
-        "dns_hosting": "lab-hostile",
-        "mailbox": None,
-        "mailbox_infra": None,
-        "mail_gateway": None,
-        "identity": None,
-        "ca": None,
-        "dnssec": "unsigned",
-        "tls": None,
-        "https": False,
-        "third_parties": [],
-        "addresses": {"A": [], "AAAA": []},
-        "mx": [],
-        "null_mx": False,
-        "hostile": kind,
-        "robots_disallow": False,
-        "hsts": False,
-        "spf": None,
-        "dmarc": None,
-        "mta_sts": None,
-        "tlsrpt": False,
-        "caa": [],
-        "ns": [f"ns1.{name}"],
-        "expect": CATALOGUE[kind][1],
-        "expect_detail": CATALOGUE[kind][2],
-    }
+    truth = blank_truth(BENCH_SIREN, ["web"])
+    truth.update(
+        web_hosting="lab-hostile",
+        web_network="lab-hostile",
+        dns_hosting="lab-hostile",
+        hostile=kind,
+        ns=[f"ns1.{name}"],
+        expect=CATALOGUE[kind][1],
+        expect_detail=CATALOGUE[kind][2],
+    )
+    return truth
 
 
 def bench_domains(org: str) -> list[Domain]:

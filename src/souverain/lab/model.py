@@ -76,3 +76,36 @@ class World:
     domains: dict[str, Domain]
     hostile: list[dict[str, Any]]
     service_truth: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+def blank_truth(org: str, roles: list[str]) -> dict[str, Any]:
+    """The truth record of a domain before its profile fills it in (every key present, nothing hosted)."""
+    return {
+        "org": org,
+        "roles": roles,
+        "web_hosting": None,
+        "web_network": None,
+        "cdn": None,
+        "dns_hosting": None,
+        "mailbox": None,
+        "mailbox_infra": None,
+        "mail_gateway": None,
+        "identity": None,
+        "ca": None,
+        "dnssec": "unsigned",
+        "tls": None,
+        "https": False,
+        "third_parties": [],
+        "addresses": {"A": [], "AAAA": []},
+        "mx": [],
+        "null_mx": False,
+        "hostile": None,
+        "robots_disallow": False,
+        "hsts": False,
+        "spf": None,
+        "dmarc": None,
+        "mta_sts": None,
+        "tlsrpt": False,
+        "caa": [],
+        "ns": [],
+    }

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import random
-from typing import Any
 
 from souverain.lab import pages
-from souverain.lab.model import Domain, Record, Site, txt
+from souverain.lab.model import Domain, Record, Site, blank_truth, txt
 from souverain.lab.providers import (
     AWS_NS,
     CAS,
@@ -64,35 +63,7 @@ def make_domain(
     """Draw a complete, consistent profile for one organisation domain."""
     d = Domain(name=name, display=display, org=org, roles=roles, truth={})
     net = self_net(rng)
-    t: dict[str, Any] = {
-        "org": org,
-        "roles": roles,
-        "web_hosting": None,
-        "web_network": None,
-        "cdn": None,
-        "dns_hosting": None,
-        "mailbox": None,
-        "mailbox_infra": None,
-        "mail_gateway": None,
-        "identity": None,
-        "ca": None,
-        "dnssec": "unsigned",
-        "tls": None,
-        "https": False,
-        "third_parties": [],
-        "addresses": {"A": [], "AAAA": []},
-        "mx": [],
-        "null_mx": False,
-        "hostile": None,
-        "robots_disallow": False,
-        "hsts": False,
-        "spf": None,
-        "dmarc": None,
-        "mta_sts": None,
-        "tlsrpt": False,
-        "caa": [],
-        "ns": [],
-    }
+    t = blank_truth(org, roles)
     d.truth = t
     _dns(rng, d, kind, net, index)
     if "web" in roles:
