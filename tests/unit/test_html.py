@@ -84,3 +84,10 @@ def test_charset_sources() -> None:
 def test_non_utf8_bytes_never_raise() -> None:
     text, _, _ = decode_html(bytes(range(256)) * 10)
     extract_resources(text, "https://a.fr/")
+
+
+def test_unusable_base_href_is_ignored() -> None:
+    out = extract_resources('<base href=http://[><script src="https://cdn.example.net/a.js"></script>',
+                            "https://www.example.fr/")  # fmt: skip
+    assert out["base_url"] is None
+    assert list(out["third_party"]) == ["cdn.example.net"]

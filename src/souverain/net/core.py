@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import ssl
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any
 
 import aiohttp
 
 from souverain.net.config import NetConfig
-from souverain.net.dns import DnsAnswer, DnsClient
+from souverain.net.dns import DnsAnswer, DnsClient, literal_ip
+from souverain.net.limiter import Limiter
 from souverain.net.session import make_session
 from souverain.net.tlsctx import TLS_VERSIONS, observation_context, pinned_context, validating_context
 
@@ -21,11 +19,46 @@ __all__ = ["Net"]
 
 
 class _Slot:
-    __slots__ = ("sem", "users")
+    __slots__ = ("limiter", "users")
 
     def __init__(self, limit: int) -> None:
-        self.sem = asyncio.Semaphore(limit)
+        self.limiter = Limiter(limit)
         self.users = 0
+
+
+class _IpSlot:
+    """``async with net.ip_slot(ip)``: one of the per-IP connection slots, held for the block."""
+
+    __slots__ = ("_ip", "_limit", "_slot", "_slots")
+
+    def __init__(self, slots: dict[str, _Slot], ip: str, limit: int) -> None:
+        self._slots, self._ip, self._limit = slots, ip, limit
+        self._slot: _Slot | None = None
+
+    async def __aenter__(self) -> None:
+        slot = self._slots.get(self._ip)
+        if slot is None:
+            slot = self._slots[self._ip] = _Slot(self._limit)
+        slot.users += 1
+        try:
+            await slot.limiter.acquire()
+        except BaseException:
+            self._leave(slot)
+            raise
+        self._slot = slot
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        slot, self._slot = self._slot, None
+        if slot is not None:
+            slot.limiter.release()
+            self._leave(slot)
+
+    def _leave(self, slot: _Slot) -> None:
+        slot.users -= 1
+        if slot.users == 0 and self._slots.get(self._ip) is slot:
+            del self._slots[self._ip]
 
 
 class Net:
@@ -87,26 +120,30 @@ class Net:
         """Shortcut for ``net.dns.query``."""
         return await self.dns.query(name, rdtype)
 
+    def cached_addresses(self, host: str) -> list[str] | None:
+        """What :meth:`addresses` would return, when it is known without asking; else ``None``."""
+        ip = literal_ip(host)
+        if ip is not None:
+            return [ip]
+        a, aaaa = self.dns.peek(host, "A"), self.dns.peek(host, "AAAA")
+        if a is not None and aaaa is not None:
+            return a.rrs + aaaa.rrs
+        return None
+
     async def addresses(self, host: str) -> list[str]:
         """IPv4 then IPv6 addresses of ``host`` (through the cache); empty when none. An IP is its own."""
+        known = self.cached_addresses(host)
+        if known is not None:
+            return known
+        dns = self.dns
+        v4 = asyncio.ensure_future(dns.query(host, "A"))  # both questions in flight, one task (not gather)
         try:
-            return [str(ipaddress.ip_address(host.strip("[]")))]
-        except ValueError:
-            pass
-        a, aaaa = await asyncio.gather(self.dns.query(host, "A"), self.dns.query(host, "AAAA"))
-        return a.rrs + aaaa.rrs
+            v6 = await dns.query(host, "AAAA")
+        except BaseException:
+            v4.cancel()
+            raise
+        return (await v4).rrs + v6.rrs
 
-    @asynccontextmanager
-    async def ip_slot(self, ip: str) -> AsyncIterator[None]:
-        """Hold one of the ``per_ip_limit`` connection slots of a destination IP."""
-        slot = self._slots.get(ip)
-        if slot is None:
-            slot = self._slots[ip] = _Slot(self.config.per_ip_limit)
-        slot.users += 1
-        try:
-            async with slot.sem:
-                yield
-        finally:
-            slot.users -= 1
-            if slot.users == 0:
-                self._slots.pop(ip, None)
+    def ip_slot(self, ip: str) -> _IpSlot:
+        """Hold one of the ``per_ip_limit`` connection slots of a destination IP (``async with``)."""
+        return _IpSlot(self._slots, ip, self.config.per_ip_limit)

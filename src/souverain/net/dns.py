@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import itertools
+import math
 import random
 import socket
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, cast
 
 import dns.exception
@@ -26,14 +29,17 @@ import dns.rdatatype
 
 from souverain.evidence import Status
 from souverain.net import wire
+from souverain.net.limiter import Limiter
 
-__all__ = ["DnsAnswer", "DnsClient", "txt_to_str"]
+__all__ = ["DnsAnswer", "DnsClient", "literal_ip", "txt_to_str"]
 
 MAX_CNAME_CHAIN = 12
 _EDNS_PAYLOAD = 1232
 _FAST_TYPES = frozenset(wire.TYPES.values())
 _AD, _TC = int(dns.flags.AD), int(dns.flags.TC)
 _RCVBUF = 4 * 1024 * 1024
+_CNAME = int(dns.rdatatype.CNAME)
+_RCODE_TEXT = {code: dns.rcode.to_text(dns.rcode.Rcode(code)) for code in range(16)}
 _RCODE_STATUS: dict[int, Status] = {
     int(dns.rcode.NOERROR): Status.OK,
     int(dns.rcode.NXDOMAIN): Status.NOT_FOUND,
@@ -80,6 +86,18 @@ class DnsAnswer:
         return out
 
 
+@lru_cache(maxsize=65_536)
+def literal_ip(host: str) -> str | None:
+    """``host`` as a normalised IP address when it is one (``[v6]`` accepted), else ``None``."""
+    host = host.strip("[]")
+    if ":" not in host and not host[-1:].isdigit():  # an IPv4 address ends with a digit, IPv6 has ":"
+        return None
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
+
+
 def txt_to_str(strings: Any) -> str:
     """Join the character-strings of a TXT rdata; UTF-8, else latin-1 (never raises)."""
     raw = b"".join(strings)
@@ -114,9 +132,13 @@ def _build(name: str, qtype: int, qid: int) -> bytes:
         return bytes(query.to_wire())
 
 
-def _expire(fut: asyncio.Future[bytes]) -> None:
-    if not fut.done():
-        fut.set_exception(TimeoutError())
+_TICK = 0.01  # UDP waits end on the next 10 ms boundary after their deadline: one timer per tick
+
+
+def _expire(bucket: list[asyncio.Future[bytes]]) -> None:
+    for fut in bucket:
+        if not fut.done():
+            fut.set_exception(TimeoutError())
 
 
 def _parse(reply: bytes, qid: int, name: str, qtype: int, question: bytes) -> tuple[int, int, _RRsets]:
@@ -196,7 +218,8 @@ class DnsClient:
         self._open_lock = asyncio.Lock()
         self._cache: dict[tuple[str, str], asyncio.Future[DnsAnswer]] = {}
         self.cache_size = max(16, cache_size)
-        self._inflight = asyncio.Semaphore(max(1, max_inflight))  # do not flood the resolver
+        self._inflight = Limiter(max(1, max_inflight))  # do not flood the resolver
+        self._deadlines: dict[int, list[asyncio.Future[bytes]]] = {}  # tick -> UDP waits ending then
         self.queries_sent = 0
 
     async def close(self) -> None:
@@ -207,6 +230,16 @@ class DnsClient:
         for fut in self._cache.values():
             fut.cancel()
         self._cache.clear()
+
+    def peek(self, name: str, rdtype: str) -> DnsAnswer | None:
+        """The cached answer for (name, rdtype) when there is one already, without waiting."""
+        key = (_norm(name), rdtype.upper())
+        fut = self._cache.get(key)
+        if fut is None or not fut.done() or fut.cancelled():
+            return None
+        del self._cache[key]
+        self._cache[key] = fut  # most recently used last
+        return fut.result()
 
     async def query(self, name: str, rdtype: str) -> DnsAnswer:
         """Answer for (name, rdtype) from the per-run cache; concurrent askers share one query.
@@ -227,7 +260,9 @@ class DnsClient:
         fut = asyncio.get_running_loop().create_future()
         cache[key] = fut
         try:
-            answer = await self._resolve(key[0], key[1])
+            started = time.perf_counter()
+            answer = await self._resolve_chain(key[0], key[1])
+            answer.elapsed_ms = (time.perf_counter() - started) * 1000
         except BaseException:
             if cache.get(key) is fut:
                 del cache[key]
@@ -252,19 +287,15 @@ class DnsClient:
         for key in drop:
             del self._cache[key]
 
-    async def _resolve(self, name: str, rdtype: str) -> DnsAnswer:
-        started = time.perf_counter()
-        answer = await self._resolve_chain(name, rdtype)
-        answer.elapsed_ms = (time.perf_counter() - started) * 1000
-        return answer
-
     async def _resolve_chain(self, name: str, rdtype: str) -> DnsAnswer:
         answer = DnsAnswer(name=name, rdtype=rdtype, status=Status.ERROR)
-        try:
-            qtype = int(dns.rdatatype.from_text(rdtype))
-        except (dns.exception.DNSException, ValueError) as exc:
-            answer.error = f"invalid question: {exc}"
-            return answer
+        qtype = wire.TYPES.get(rdtype, 0)
+        if not qtype:
+            try:
+                qtype = int(dns.rdatatype.from_text(rdtype))
+            except (dns.exception.DNSException, ValueError) as exc:
+                answer.error = f"invalid question: {exc}"
+                return answer
         seen = {name}
         current = name
         for _round in range(3):  # a resolver normally follows the chain itself; re-ask at most twice
@@ -276,11 +307,11 @@ class DnsClient:
             except (OSError, EOFError, dns.exception.DNSException, ValueError) as exc:
                 answer.error = f"{type(exc).__name__}: {exc}"[:300]
                 return answer
-            answer.rcode = dns.rcode.to_text(dns.rcode.Rcode(rcode)) if rcode < 16 else str(rcode)
+            answer.rcode = _RCODE_TEXT.get(rcode) or str(rcode)
             answer.ad = bool(flags & _AD)
-            if qtype != dns.rdatatype.CNAME:
+            if qtype != _CNAME:
                 for _ in range(MAX_CNAME_CHAIN):
-                    cname = rrsets.get((current, dns.rdatatype.CNAME))
+                    cname = rrsets.get((current, _CNAME))
                     if cname is None:
                         break
                     target = _norm(cname[1][0])
@@ -329,10 +360,15 @@ class DnsClient:
 
     async def _send_udp(self, template: bytes, wait_s: float) -> tuple[int, bytes, bytes | None]:
         """One UDP try: (id, query sent, reply or None when none came within ``wait_s``)."""
-        mux = await self._mux()
-        qid = random.randrange(65536)
+        muxes = self._muxes
+        if len(muxes) == self._n_sockets and not muxes[self._next].closed:  # the usual case: no await
+            self._next = (self._next + 1) % len(muxes)
+            mux = muxes[self._next]
+        else:
+            mux = await self._mux()
+        qid = random.getrandbits(16)
         while qid in mux.pending:
-            qid = random.randrange(65536)
+            qid = random.getrandbits(16)
         query = qid.to_bytes(2, "big") + template[2:]
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[bytes] = loop.create_future()
@@ -340,14 +376,25 @@ class DnsClient:
         self.queries_sent += 1
         assert mux.transport is not None
         mux.transport.sendto(query)
-        timer = loop.call_later(wait_s, _expire, fut)
+        self._expire_at(loop, fut, wait_s)
         try:
             return qid, query, await fut
         except TimeoutError:
             return qid, query, None
         finally:
-            timer.cancel()
             mux.pending.pop(qid, None)
+
+    def _expire_at(self, loop: asyncio.AbstractEventLoop, fut: asyncio.Future[bytes], wait_s: float) -> None:
+        """Fail ``fut`` with TimeoutError once ``wait_s`` has passed (shared timers, one per 10 ms tick)."""
+        tick = math.ceil((loop.time() + wait_s) / _TICK)
+        bucket = self._deadlines.get(tick)
+        if bucket is None:
+            bucket = self._deadlines[tick] = []
+            loop.call_at(tick * _TICK, self._fire, tick)
+        bucket.append(fut)
+
+    def _fire(self, tick: int) -> None:
+        _expire(self._deadlines.pop(tick, []))
 
     async def _tcp(self, query: bytes) -> bytes:
         async with asyncio.timeout(self.timeout):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 import ssl
 
@@ -10,7 +9,7 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from souverain.net.config import NetConfig
-from souverain.net.dns import DnsClient
+from souverain.net.dns import DnsClient, literal_ip
 
 __all__ = ["NetResolver", "make_session"]
 
@@ -24,10 +23,10 @@ class NetResolver(AbstractResolver):
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
-        try:
-            ip = ipaddress.ip_address(host.strip("[]"))
-            addrs = [str(ip)]
-        except ValueError:
+        ip = literal_ip(host)
+        if ip is not None:
+            addrs = [ip]
+        else:
             want = [("A", socket.AF_INET), ("AAAA", socket.AF_INET6)]
             if family == socket.AF_INET:
                 want = want[:1]

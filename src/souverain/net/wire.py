@@ -19,6 +19,8 @@ _NAME_TYPES = frozenset({2, 5, 12})
 _HEADER = struct.Struct("!HHHHHH")
 _RR = struct.Struct("!HHIH")
 _OPT_DO = b"\x00\x00\x29\x04\xd0\x00\x00\x80\x00\x00\x00"  # root, OPT, payload 1232, DO bit, no options
+_LENGTH = [bytes((n,)) for n in range(64)]
+_QTAIL = {t: b"\x00" + struct.pack("!HH", t, 1) + _OPT_DO for t in TYPES.values()}  # root, type, IN, OPT
 _UNSAFE = re.compile(rb"[^A-Za-z0-9_*-]")
 _SAFE = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_*")
 
@@ -31,20 +33,19 @@ class Unsupported(ValueError):
 
 def build_query(name: str, qtype: int, qid: int) -> bytes:
     """Query with RD, one question and an EDNS OPT record carrying the DO bit."""
-    labels = name.rstrip(".").split(".") if name not in ("", ".") else []
-    out = bytearray(_HEADER.pack(qid, 0x0100, 1, 0, 0, 1))
-    for label in labels:
-        raw = label.encode("ascii")
+    labels = name.rstrip(".").encode("ascii").split(b".") if name not in ("", ".") else []
+    out = [_HEADER.pack(qid, 0x0100, 1, 0, 0, 1)]
+    size = 0
+    for raw in labels:
         if not raw or len(raw) > 63 or b"\\" in raw:
-            raise Unsupported(f"label {label!r}")
-        out.append(len(raw))
-        out += raw
-    if len(out) - 12 > 254:
+            raise Unsupported(f"label {raw!r}")
+        out.append(_LENGTH[len(raw)])
+        out.append(raw)
+        size += 1 + len(raw)
+    if size > 254:
         raise Unsupported("name too long")
-    out.append(0)
-    out += struct.pack("!HH", qtype, 1)
-    out += _OPT_DO
-    return bytes(out)
+    out.append(_QTAIL.get(qtype) or b"\x00" + struct.pack("!HH", qtype, 1) + _OPT_DO)
+    return b"".join(out)
 
 
 def _label_text(raw: bytes) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
 from functools import lru_cache
@@ -37,11 +38,12 @@ def registrable_domain(host: str) -> str:
     """The registrable domain of ``host`` per the Public Suffix List; an IP address is its own."""
     global _psl
     host = host.strip("[]").rstrip(".").lower()
-    try:
-        ipaddress.ip_address(host)
-        return host
-    except ValueError:
-        pass
+    if ":" in host or host[-1:].isdigit():  # otherwise it cannot be an IP address
+        try:
+            ipaddress.ip_address(host)
+            return host
+        except ValueError:
+            pass
     if _psl is None:
         _psl = PublicSuffixList()
     return str(_psl.privatesuffix(host) or host)
@@ -139,7 +141,8 @@ def extract_resources(html: str, page_url: str, *, max_examples: int = MAX_EXAMP
     for node in nodes[:MAX_NODES]:
         if node.tag == "base":
             if base == page_url:
-                base = urljoin(page_url, (node.attributes.get("href") or "").strip())
+                with contextlib.suppress(ValueError):  # unusable <base href> ("http://["): page URL stays
+                    base = urljoin(page_url, (node.attributes.get("href") or "").strip())
             continue
         for kind, raw in _node_urls(node):
             if raw.lower().startswith(_SKIP_SCHEMES):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import ipaddress
+import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -115,10 +116,29 @@ def load_store(ca_file: str | None) -> Store | None:
     return None
 
 
+_RECENT: dict[tuple[tuple[bytes, ...], str, int, int], tuple[Store, tuple[bool | None, str | None]]] = {}
+_RECENT_MAX = 256
+
+
 def verify_chain(chain: list[bytes], host: str, store: Store | None) -> tuple[bool | None, str | None]:
-    """Whether the chain (leaf first, as sent) builds to the store and matches ``host``."""
+    """Whether the chain (leaf first, as sent) builds to the store and matches ``host``.
+
+    The same chain for the same host within the same second (a site's IPv4 and IPv6 endpoints) is
+    verified once."""
     if store is None:
         return None, "no trust store"
+    key = (tuple(chain), host, id(store), int(time.time()))
+    recent = _RECENT.get(key)
+    if recent is not None and recent[0] is store:  # the entry holds its store: its id is not reused
+        return recent[1]
+    result = _verify_chain(chain, host, store)
+    if len(_RECENT) >= _RECENT_MAX:
+        _RECENT.clear()
+    _RECENT[key] = (store, result)
+    return result
+
+
+def _verify_chain(chain: list[bytes], host: str, store: Store) -> tuple[bool | None, str | None]:
     try:
         leaf = _load(chain[0])
         intermediates = [_load(der) for der in chain[1:8]]

@@ -13,7 +13,7 @@ import aiohttp
 from souverain.evidence import Evidence, Status
 from souverain.probes.base import ProbeContext
 
-__all__ = ["classify_error", "evidence_part", "is_handshake_timeout", "mx_hosts", "web_host"]
+__all__ = ["SharedBudget", "classify_error", "evidence_part", "is_handshake_timeout", "mx_hosts", "web_host"]
 
 
 async def web_host(ctx: ProbeContext) -> tuple[str, list[str], str]:
@@ -66,6 +66,50 @@ def classify_error(exc: BaseException) -> tuple[Status, str]:
     return Status.BUG, f"{type(exc).__name__}: {exc}"[:300]
 
 
+class SharedBudget:
+    """One timer for sibling sub-checks started together with the same budget (instead of one each).
+
+    When it expires, the sub-checks still running (each in its own task) are cancelled and each ends as
+    its own ``timeout``, exactly as with a per-check ``asyncio.timeout``.
+    """
+
+    __slots__ = ("_handle", "budget_s", "expired", "running")
+
+    def __init__(self, budget_s: float) -> None:
+        self.budget_s = budget_s
+        self.expired = False
+        self.running: set[asyncio.Task[Any]] = set()
+        self._handle = asyncio.get_running_loop().call_later(budget_s, self._expire)
+
+    def _expire(self) -> None:
+        self.expired = True
+        for task in self.running:
+            task.cancel()
+
+    def close(self) -> None:
+        self._handle.cancel()
+
+
+async def _within(
+    shared: SharedBudget, check: Callable[[], Awaitable[tuple[Status, dict[str, Any], str | None]]]
+) -> tuple[Status, dict[str, Any], str | None]:
+    """``await check()``, raising TimeoutError when ``shared`` expires first (``asyncio.timeout`` rules)."""
+    task = asyncio.current_task()
+    assert task is not None
+    if shared.expired:
+        raise TimeoutError
+    cancelling = task.cancelling()
+    shared.running.add(task)
+    try:
+        return await check()
+    except asyncio.CancelledError:
+        if shared.expired and task.uncancel() <= cancelling:
+            raise TimeoutError from None  # our cancellation only: the budget ran out
+        raise
+    finally:
+        shared.running.discard(task)
+
+
 async def evidence_part(
     name: str,
     ctx: ProbeContext,
@@ -73,13 +117,21 @@ async def evidence_part(
     *,
     budget_s: float,
     schema_version: int,
+    shared: SharedBudget | None = None,
 ) -> Evidence:
-    """Run one sub-check of a multi-evidence probe; its failure never hides its siblings."""
+    """Run one sub-check of a multi-evidence probe; its failure never hides its siblings.
+
+    Must run in its own task when ``shared`` (the siblings' common budget, replacing ``budget_s``) is given.
+    """
     started, t0 = time.time(), time.perf_counter()
     data: dict[str, Any] = {}
     try:
-        async with asyncio.timeout(budget_s):
-            status, data, error = await check()
+        if shared is not None:
+            budget_s = shared.budget_s
+            status, data, error = await _within(shared, check)
+        else:
+            async with asyncio.timeout(budget_s):
+                status, data, error = await check()
     except TimeoutError:
         status, error = Status.TIMEOUT, f"check budget of {budget_s:g} s exhausted"
     except Exception as exc:

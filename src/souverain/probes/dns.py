@@ -30,7 +30,11 @@ def _overall(answers: dict[str, DnsAnswer]) -> tuple[Status, str | None]:
 
 
 async def _host_addresses(ctx: ProbeContext, hosts: list[str]) -> list[dict[str, Any]]:
-    found = await asyncio.gather(*(ctx.net.addresses(h) for h in hosts))
+    net = ctx.net
+    known = [net.cached_addresses(h) for h in hosts]  # MX/NS hosts are shared: mostly answered already
+    missing = [h for h, k in zip(hosts, known, strict=True) if k is None]
+    asked = iter(await asyncio.gather(*(net.addresses(h) for h in missing)) if missing else ())
+    found = [k if k is not None else next(asked) for k in known]
     return [{"host": h, "addresses": a} for h, a in zip(hosts, found, strict=True)]
 
 

@@ -18,7 +18,7 @@ from souverain.parsers.html import registrable_domain
 from souverain.parsers.mtasts import parse_sts_policy, parse_sts_txt, parse_tlsrpt
 from souverain.parsers.tags import parse_tag_list
 from souverain.probes.base import ProbeContext, register
-from souverain.probes.common import evidence_part, mx_hosts
+from souverain.probes.common import SharedBudget, evidence_part, mx_hosts
 from souverain.probes.mtasts_fetch import fetch_sts_policy
 from souverain.probes.spf_tree import spf_evidence
 
@@ -166,8 +166,19 @@ _PARTS: dict[str, Callable[[ProbeContext], Awaitable[Result]]] = {
 async def probe_mail(ctx: ProbeContext) -> list[Evidence]:
     """Six evidence items, one per mail mechanism; one failing never hides the others."""
     part_budget = BUDGET_S * 0.9
-    parts = [
-        evidence_part(name, ctx, partial(check, ctx), budget_s=part_budget, schema_version=SCHEMA_VERSION)
-        for name, check in _PARTS.items()
-    ]
-    return list(await asyncio.gather(*parts))
+    shared = SharedBudget(part_budget)  # one timer for the six parts, each still timed out on its own
+    try:
+        parts = [
+            evidence_part(
+                name,
+                ctx,
+                partial(check, ctx),
+                budget_s=part_budget,
+                schema_version=SCHEMA_VERSION,
+                shared=shared,
+            )
+            for name, check in _PARTS.items()
+        ]
+        return list(await asyncio.gather(*parts))  # gather runs each part in its own task
+    finally:
+        shared.close()

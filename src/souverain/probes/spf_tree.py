@@ -26,6 +26,16 @@ class _Walk:
         self.nodes = 0
         self.problems: list[str] = []
 
+    def _known_void(self, name: str, mechanism: str) -> bool | None:
+        """:meth:`_void_check` from answers already cached, without side effects; ``None`` if unknown."""
+        if mechanism == "mx":
+            return None  # counts a problem too: always the full check
+        if mechanism == "exists":
+            answer = self.net.dns.peek(name, "A")
+            return None if answer is None else answer.status is Status.NOT_FOUND or answer.nodata
+        known = self.net.cached_addresses(name)
+        return None if known is None else not known
+
     async def _void_check(self, name: str, mechanism: str) -> bool:
         """Whether the lookup made by an ``a``/``mx``/``exists`` term is void (NXDOMAIN or no data)."""
         if mechanism == "mx":
@@ -65,8 +75,11 @@ class _Walk:
             for t in record.mechanisms
             if t.name in ("a", "mx", "exists") and not t.has_macro and (t.value or t.name != "exists")
         ]
-        voids = await asyncio.gather(*(self._void_check(n, m) for n, m in checks))
-        self.voids += sum(voids)
+        if checks:
+            voids = [self._known_void(n, m) for n, m in checks]  # mostly answered already (cache)
+            if None in voids:
+                voids = list(await asyncio.gather(*(self._void_check(n, m) for n, m in checks)))
+            self.voids += sum(bool(v) for v in voids)
         if any(t.name == "ptr" for t in record.mechanisms):
             node["uses_ptr"] = True
         children = [("include", t.value) for t in record.mechanisms if t.name == "include" and t.value]
