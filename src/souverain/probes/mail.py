@@ -99,17 +99,29 @@ async def _dkim(ctx: ProbeContext) -> Result:
     return Status.NOT_FOUND, data, "no DKIM key at the configured selectors"
 
 
-async def _mta_sts(ctx: ProbeContext) -> Result:
-    answer = await ctx.net.dns.query(f"_mta-sts.{ctx.domain}", "TXT")
+async def _tagged_txt(
+    ctx: ProbeContext, name: str, prefix: str, parse: Callable[[str], dict[str, Any]], label: str
+) -> tuple[Result | None, dict[str, Any] | None]:
+    """The TXT record at ``name`` starting with ``prefix``, parsed: (DNS failure, record or None)."""
+    answer = await ctx.net.dns.query(name, "TXT")
     if (failed := _failed(answer)) is not None:
-        return failed
-    records = [r for r in answer.rrs if r.lower().startswith("v=stsv1")]
+        return failed, None
+    records = [r for r in answer.rrs if r.lower().startswith(prefix)]
     if not records:
-        return Status.NOT_FOUND, {"txt": None}, "no MTA-STS record"
-    txt = parse_sts_txt(records[0]) | {"raw": records[0][:512]}
+        return None, None
+    parsed = parse(records[0]) | {"raw": records[0][:512]}
     if len(records) > 1:
-        txt["errors"].append(f"{len(records)} MTA-STS records")
-        txt["valid"] = False
+        parsed["errors"].append(f"{len(records)} {label} records")
+        parsed["valid"] = False
+    return None, parsed
+
+
+async def _mta_sts(ctx: ProbeContext) -> Result:
+    failed, txt = await _tagged_txt(ctx, f"_mta-sts.{ctx.domain}", "v=stsv1", parse_sts_txt, "MTA-STS")
+    if failed is not None:
+        return failed
+    if txt is None:
+        return Status.NOT_FOUND, {"txt": None}, "no MTA-STS record"
     data: dict[str, Any] = {"txt": txt}
     data.update(await fetch_sts_policy(ctx.net, ctx.domain))
     text = data.pop("policy_text", None)
@@ -122,16 +134,11 @@ async def _mta_sts(ctx: ProbeContext) -> Result:
 
 
 async def _tls_rpt(ctx: ProbeContext) -> Result:
-    answer = await ctx.net.dns.query(f"_smtp._tls.{ctx.domain}", "TXT")
-    if (failed := _failed(answer)) is not None:
+    failed, parsed = await _tagged_txt(ctx, f"_smtp._tls.{ctx.domain}", "v=tlsrptv1", parse_tlsrpt, "TLS-RPT")
+    if failed is not None:
         return failed
-    records = [r for r in answer.rrs if r.lower().startswith("v=tlsrptv1")]
-    if not records:
+    if parsed is None:
         return Status.NOT_FOUND, {"record": None}, "no TLS-RPT record"
-    parsed = parse_tlsrpt(records[0]) | {"raw": records[0][:512]}
-    if len(records) > 1:
-        parsed["errors"].append(f"{len(records)} TLS-RPT records")
-        parsed["valid"] = False
     return Status.OK, {"record": parsed}, None
 
 

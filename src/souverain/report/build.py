@@ -109,7 +109,7 @@ def build_report(
         "organisations": len(orgs),
         "targets": len(targets),
         "counts": dict(sorted(counts.items())),
-        "probe_counts": _probe_counts(store, run_id),
+        "probe_counts": store.probe_status_counts(run_id),
     }
     _write_json(out_dir / "run.json", run_doc)
     (out_dir / "index.html").write_text(
@@ -117,23 +117,6 @@ def build_report(
         encoding="utf-8",
     )
     return ReportResult(out_dir, len(orgs), len(targets))
-
-
-def _probe_counts(store: Store, run_id: int) -> dict[str, dict[str, int]]:
-    import sqlalchemy as sa
-
-    from souverain.store.schema import evidence
-
-    query = (
-        sa.select(evidence.c.probe, evidence.c.status, sa.func.count())
-        .where(evidence.c.run_id == run_id)
-        .group_by(evidence.c.probe, evidence.c.status)
-    )
-    out: dict[str, dict[str, int]] = {}
-    with store.engine.connect() as conn:
-        for probe, status, count in conn.execute(query):
-            out.setdefault(probe, {})[status] = int(count)
-    return out
 
 
 def _domain_view(target: TargetRow, evidence: list[Any]) -> dict[str, Any]:

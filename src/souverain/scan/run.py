@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from souverain.errors import InputError
-from souverain.evidence import Status
 from souverain.net import Net, NetConfig
 from souverain.scan.engine import TargetResult, scan_shard
 from souverain.scan.workers import scan_in_processes
@@ -168,15 +167,3 @@ def run_scan(
         raise ScanInterrupted(run_id, summary.scanned)
     store.set_run_status(run_id, "completed")
     return summary
-
-
-STATUS_STYLES = {
-    str(Status.OK): "green",
-    str(Status.NOT_FOUND): "yellow",
-    str(Status.REFUSED): "magenta",
-    str(Status.TIMEOUT): "red",
-    str(Status.ERROR): "red",
-    str(Status.BUG): "bold red",
-    str(Status.SKIPPED): "dim",
-    str(Status.NOT_APPLICABLE): "dim",
-}

@@ -210,6 +210,19 @@ class Store:
         with self.engine.connect() as conn:
             return {status: int(count) for status, count in conn.execute(query)}
 
+    def probe_status_counts(self, run_id: int) -> dict[str, dict[str, int]]:
+        """Evidence count per probe and status for a run."""
+        query = (
+            sa.select(evidence.c.probe, evidence.c.status, sa.func.count())
+            .where(evidence.c.run_id == run_id)
+            .group_by(evidence.c.probe, evidence.c.status)
+        )
+        out: dict[str, dict[str, int]] = {}
+        with self.engine.connect() as conn:
+            for probe, status, count in conn.execute(query):
+                out.setdefault(probe, {})[status] = int(count)
+        return out
+
     def run_organisations(self, run_id: int) -> list[Organisation]:
         query = (
             sa.select(run_organisations.c.data)
