@@ -26,6 +26,7 @@ test: setup lint
 
 bench: setup
 	$(PY) benchmarks/scan_bench.py
+	$(PY) benchmarks/attribution_bench.py
 
 lab-down: setup
 	$(SOUVERAIN) lab down

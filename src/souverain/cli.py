@@ -36,8 +36,10 @@ lab_app = typer.Typer(
     help="The lab: a simulated internet on 127.0.0.0/8 for tests, demo and benchmarks.", no_args_is_help=True
 )
 portfolio_app = typer.Typer(help="Check portfolio files.", no_args_is_help=True)
+kb_app = typer.Typer(help="The knowledge base: who operates what, under which law.", no_args_is_help=True)
 app.add_typer(lab_app, name="lab")
 app.add_typer(portfolio_app, name="portfolio")
+app.add_typer(kb_app, name="kb")
 
 console = Console(stderr=True, soft_wrap=True)
 out = Console()
@@ -124,6 +126,9 @@ def scan(
     ] = 0,
     only: Annotated[str | None, typer.Option(help="Comma-separated probes to run (default: all).")] = None,
     user_agent: Annotated[str | None, typer.Option(help="User-Agent for HTTP requests.")] = None,
+    origin_lookup: Annotated[
+        bool, typer.Option("--origin-lookup", help="Ask a Team Cymru style DNS zone for the AS of addresses.")
+    ] = False,
 ) -> None:
     """Scan a portfolio (or the lab's world) and record evidence in a new run."""
     from souverain.portfolio import load_portfolio
@@ -146,6 +151,7 @@ def scan(
         if lab:
             lab_info = _lab_info(lab_dir)
             config.update(resolver=lab_info["resolver"], ca_file=lab_info["ca_file"])
+            config["lab_dir"] = str(_lab_dir(lab_dir))
             portfolio = portfolio or Path(lab_info["portfolio"])
         if portfolio is None:
             raise InputError("scan: a portfolio file is required (or --lab, or --resume RUN)")
@@ -162,6 +168,8 @@ def scan(
     if user_agent:
         config["user_agent"] = user_agent
     config["per_ip_limit"] = per_ip
+    if origin_lookup:
+        config["origin_lookup"] = True
     probes = frozenset(p.strip() for p in only.split(",")) if only else None
     if probes and (unknown := probes - set(REGISTRY)):
         raise InputError(
@@ -199,7 +207,144 @@ def scan(
     for status, count in sorted(summary.counts.items()):
         table.add_row(status, str(count))
     console.print(table)
+    try:
+        _attribute(db, run_id, config)
+    except SouverainError as exc:
+        console.print(
+            f"[red]attribution failed[/]: {exc}\nThe evidence of run {run_id} is recorded; once fixed, run: "
+            f"souverain reassess {run_id}",
+            highlight=False,
+        )
+        out.print(run_id)
+        raise typer.Exit(1) from None
     out.print(run_id)
+
+
+# attribution ------------------------------------------------------------------------------------------
+KbExtraOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--kb-extra", help="Extra KB folder or file (overlay) loaded after the shipped KB."),
+]
+AsOfOpt = Annotated[
+    str | None, typer.Option("--as-of", help="Date (YYYY-MM-DD) for ownership chains (default: today).")
+]
+
+
+def _as_of(value: str | None) -> Any:
+    import datetime as dt
+
+    if value is None:
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"--as-of '{value}': expected a date YYYY-MM-DD") from None
+
+
+def _attribution_context(config: dict[str, Any], kb_extra: list[Path] | None = None) -> Any:
+    from souverain.attribution.run import context_for_run
+
+    return context_for_run(config, home(), kb_extra or [])
+
+
+def _attribute(db: Any, run_id: int, config: dict[str, Any], kb_extra: list[Path] | None = None,
+               as_of: Any = None) -> Any:  # fmt: skip
+    from souverain.attribution.run import attribute_run
+
+    kb, networks = _attribution_context(config, kb_extra)
+    total = sum(db.status_counts(run_id).values())
+    with progress_bar() as bar:
+        task = bar.add_task(f"attribute run {run_id}", total=total)
+        result = attribute_run(db, run_id, kb, networks, on=as_of, progress=lambda n: bar.advance(task, n))
+    determined = sum(n for c in result.by_role.values() for conf, n in c.items() if conf != "none")
+    console.print(
+        f"attribution {result.attribution_id} of run {run_id} (KB {result.kb_version}): "
+        f"{result.dependencies} dependencies over {result.targets} domains, {determined} with an operator"
+    )
+    return result
+
+
+@app.command()
+def reassess(
+    run: Annotated[str, typer.Argument(help="Run id, or 'latest'.")],
+    store: StoreOpt = None,
+    kb_extra: KbExtraOpt = None,
+    as_of: AsOfOpt = None,
+) -> None:
+    """Recompute a run's dependencies from its stored evidence with the current KB (no network)."""
+    db = _store(store)
+    run_id = _run_id(db, run)
+    info = db.run(run_id)
+    _attribute(db, run_id, dict(info.config), kb_extra, _as_of(as_of))
+    out.print(run_id)
+
+
+@app.command("import-evidence")
+def import_evidence(
+    file: Annotated[Path, typer.Argument(help="JSON Lines file: one domain's observations per line.")],
+    portfolio: Annotated[
+        Path | None, typer.Option(help="Portfolio naming the organisations (else each line has siren, name).")
+    ] = None,
+    store: StoreOpt = None,
+    kb_extra: KbExtraOpt = None,
+) -> None:
+    """Load recorded evidence gathered elsewhere into a new run and attribute it offline (docs/kb.md)."""
+    from souverain.attribution.importer import import_observations
+
+    db = _store(store)
+    run_id, count = import_observations(db, file, portfolio)
+    console.print(f"run {run_id}: {count} domains imported from {file}")
+    config = {"kb_extra": [str(p) for p in kb_extra or []]}
+    _attribute(db, run_id, config)
+    out.print(run_id)
+
+
+@kb_app.command("check")
+def kb_check(kb_extra: KbExtraOpt = None) -> None:
+    """Validate the KB: schema of every file, then consistency (one ASN → one operator, no dangling
+    parent, ordered dates, patterns that compile, no signature claimed twice unless declared)."""
+    from souverain.errors import KBError
+    from souverain.kb.check import consistency_problems
+    from souverain.kb.load import load_kb
+
+    try:
+        kb = load_kb(extra=list(kb_extra or []))
+    except KBError as exc:
+        for problem in exc.problems:
+            console.print(f"[red]✗[/] {problem}", highlight=False)
+        raise typer.Exit(1) from None
+    problems = consistency_problems(kb)
+    for problem in problems:
+        console.print(f"[red]✗[/] {problem}", highlight=False)
+    facts = list(kb.facts())
+    unverified = sum(1 for _, src in facts if not src.verified)
+    console.print(
+        f"KB {kb.version}: {len(kb.entities)} entities, {len(kb.signatures)} signatures, "
+        f"{len(kb.laws)} laws, {len(facts)} sourced facts ({unverified} unverified), {len(kb.files)} files"
+    )
+    if problems:
+        raise typer.Exit(1)
+
+
+@kb_app.command("show")
+def kb_show(
+    entity: Annotated[str, typer.Argument(help="Entity id (e.g. microsoft), or part of a name.")],
+    as_of: AsOfOpt = None,
+    kb_extra: KbExtraOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Explain an entity: identity, ownership chain, exposures (with the path that brings each), offers,
+    signatures — every fact with its source, checked date and verified mark."""
+    from souverain.kb.explain import explain, find_entity, render_text
+    from souverain.kb.load import load_kb
+
+    kb = load_kb(extra=list(kb_extra or []))
+    found = find_entity(kb, entity)
+    doc = explain(kb, found, _as_of(as_of))
+    if as_json:
+        out.print_json(orjson.dumps(doc, default=str).decode())
+    else:
+        out.print(render_text(doc), highlight=False)
 
 
 # report -----------------------------------------------------------------------------------------------
@@ -225,11 +370,22 @@ def report(
 
     db = _store(store)
     run_id = _run_id(db, run)
-    db.run(run_id)
+    info = db.run(run_id)
+    try:
+        kb, _ = _attribution_context(dict(info.config))
+    except SouverainError as exc:
+        console.print(
+            f"[yellow]the KB cannot be loaded ({exc}); operators are shown by id[/]", highlight=False
+        )
+        kb = None
     with progress_bar() as bar:
         task = bar.add_task(f"report run {run_id}", total=None)
         result = build_report(
-            db, run_id, out_dir, progress=lambda done, total: bar.update(task, completed=done, total=total)
+            db,
+            run_id,
+            out_dir,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+            kb=kb,
         )
     console.print(f"report of run {run_id}: {result.organisations} organisations, {result.targets} domains")
     out.print(str((out_dir / "index.html").resolve()))
@@ -330,6 +486,101 @@ def lab_status(lab_dir: LabDirOpt = None) -> None:
     from souverain.lab import status
 
     out.print_json(orjson.dumps(status(_lab_dir(lab_dir)), default=str).decode())
+
+
+@kb_app.command("update")
+def kb_update(
+    lab: Annotated[
+        bool, typer.Option("--lab", help="Fetch from the running lab (its resolver and CA).")
+    ] = False,
+    lab_dir: LabDirOpt = None,
+    resolver: Annotated[str | None, typer.Option(help="Recursive resolver IP[:port].")] = None,
+    ca_file: Annotated[Path | None, typer.Option(help="PEM trust store.")] = None,
+    only: Annotated[str | None, typer.Option(help="Comma-separated table names (default: all).")] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Folder (default $SOUVERAIN_HOME/kb/networks).")
+    ] = None,
+) -> None:
+    """Refresh the prefix tables and cloud IP ranges (online), recording source URL, date and digest."""
+    from souverain.kb.update import SOURCES, update_tables
+    from souverain.scan.run import net_config_from
+
+    config: dict[str, Any] = {"resolver": resolver, "ca_file": str(ca_file) if ca_file else None}
+    names = [n.strip() for n in only.split(",")] if only else []
+    if lab:
+        from souverain.lab.kbfiles import DATA_HOSTS
+
+        info = _lab_info(lab_dir)
+        config.update(resolver=resolver or info["resolver"], ca_file=config["ca_file"] or info["ca_file"])
+        served = {name for name, *_ in DATA_HOSTS.values()}
+        names = names or [s.name for s in SOURCES if s.name in served]
+    target = out_dir or home() / "kb" / "networks"
+    failed = 0
+
+    def report(outcome: Any) -> None:
+        nonlocal failed
+        failed += not outcome.ok
+        mark = "[green]✓[/]" if outcome.ok else "[red]✗[/]"
+        console.print(f"{mark} {outcome.name}: {outcome.detail}", highlight=False)
+
+    update_tables(net_config_from(config), target, only=names, report=report)
+    out.print(str(target))
+    if failed:
+        raise typer.Exit(1)
+
+
+@kb_app.command("import-table")
+def kb_import_table(
+    fmt: Annotated[
+        str,
+        typer.Argument(
+            help="Format: iptoasn, prefix-tsv, aws, google-cloud, azure, fastly, cloudflare, oracle."
+        ),
+    ],
+    file: Annotated[Path, typer.Argument(help="The table file (downloaded elsewhere).")],
+    name: Annotated[str | None, typer.Option(help="Table name (default: the format).")] = None,
+    source: Annotated[str | None, typer.Option(help="Where the file came from (URL).")] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Folder (default $SOUVERAIN_HOME/kb/networks).")
+    ] = None,
+) -> None:
+    """Install a network table from a local file (offline), e.g. Azure's weekly Service Tags JSON."""
+    from souverain.kb.netdata import TABLE_FORMATS
+    from souverain.kb.update import import_table
+
+    if fmt not in TABLE_FORMATS:
+        raise InputError(f"FORMAT '{fmt}': unknown (known: {', '.join(TABLE_FORMATS)})")
+    target = out_dir or home() / "kb" / "networks"
+    rows = import_table(target, name or fmt, fmt, file, source)
+    console.print(f"{name or fmt}: {rows} rows installed in {target}")
+
+
+@lab_app.command("accuracy")
+def lab_accuracy(
+    run: Annotated[str, typer.Argument(help="Run id (a scan of the lab), or 'latest'.")],
+    store: StoreOpt = None,
+    lab_dir: LabDirOpt = None,
+) -> None:
+    """Precision and recall of the run's attribution per role against the lab's truth.json (JSON)."""
+    from souverain.lab.accuracy import grade
+
+    db = _store(store)
+    run_id = _run_id(db, run)
+    info = db.run(run_id)
+    lab = (
+        Path(info.config["lab_dir"]) if lab_dir is None and info.config.get("lab_dir") else _lab_dir(lab_dir)
+    )
+    truth_path = lab / "truth.json"
+    if not truth_path.is_file():
+        raise InputError(f"lab '{lab}': no truth.json (was run {run_id} a scan of the lab?)")
+    attribution = db.latest_attribution(run_id)
+    if attribution is None:
+        raise InputError(f"run {run_id}: not attributed yet; run: souverain reassess {run_id}")
+    result = grade(db.dependencies_of(attribution["id"]), orjson.loads(truth_path.read_bytes()))
+    result["run"] = run_id
+    result["attribution"] = attribution["id"]
+    result["kb_version"] = attribution["kb_version"]
+    out.print_json(orjson.dumps(result).decode())
 
 
 def main() -> None:

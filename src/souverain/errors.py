@@ -6,6 +6,7 @@ user's input and the environment::
     SouverainError                 base class; str() is one clear line for the user
     ├── InputError                 a file or argument the user gave is wrong (names the input and the problem)
     │   ├── PortfolioError         a portfolio file is wrong (file, line, field)
+    │   ├── KBError                a knowledge-base file is wrong (file, line, entity, field)
     │   └── RunNotFound            no run with that id in the store
     ├── StoreError                 the store cannot be opened, migrated or written
     └── EnvironmentProblem         a required program or service is missing (names the Debian package)
@@ -16,6 +17,7 @@ from __future__ import annotations
 __all__ = [
     "EnvironmentProblem",
     "InputError",
+    "KBError",
     "PortfolioError",
     "RunNotFound",
     "SouverainError",
@@ -38,6 +40,20 @@ class PortfolioError(InputError):
         self.problems = problems
         first = problems[0] if problems else "invalid portfolio"
         more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+        super().__init__(first + more)
+
+
+class KBError(InputError):
+    """Knowledge-base files are invalid or inconsistent; carries every problem found."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        first = problems[0] if problems else "invalid knowledge base"
+        more = (
+            f" (and {len(problems) - 1} more problem(s); `souverain kb check` lists them)"
+            if len(problems) > 1
+            else ""
+        )
         super().__init__(first + more)
 
 

@@ -1,8 +1,8 @@
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from cli_runner import run_cli as souverain
 
 COMMANDS = [
     [],
@@ -15,18 +15,15 @@ COMMANDS = [
     ["lab", "up"],
     ["lab", "down"],
     ["lab", "status"],
+    ["lab", "accuracy"],
+    ["reassess"],
+    ["import-evidence"],
+    ["kb"],
+    ["kb", "check"],
+    ["kb", "show"],
+    ["kb", "update"],
+    ["kb", "import-table"],
 ]
-
-
-def souverain(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "souverain.cli", *args],
-        capture_output=True,
-        text=True,
-        env={"SOUVERAIN_HOME": str(home), "PATH": "/usr/bin:/bin"},
-        timeout=60,
-        check=False,
-    )
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "root")

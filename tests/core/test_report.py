@@ -1,10 +1,14 @@
+import datetime as dt
 import json
 import re
 from pathlib import Path
 
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
+from souverain.attribution.run import attribute_run
 from souverain.evidence import Evidence, Status
+from souverain.kb.load import load_kb
+from souverain.kb.netdata import NetworkData
 from souverain.portfolio import Domain, Organisation, Territory
 from souverain.report import build_report
 from souverain.store import Store
@@ -74,7 +78,9 @@ def make_run(tmp_path: Path) -> tuple[Store, int]:
 def test_report_files_and_counts(tmp_path: Path) -> None:
     store, run_id = make_run(tmp_path)
     out = tmp_path / "report"
-    result = build_report(store, run_id, out)
+    kb = load_kb()
+    attribute_run(store, run_id, kb, NetworkData(), on=dt.date(2026, 6, 1))
+    result = build_report(store, run_id, out, kb=kb)
     assert (result.organisations, result.targets) == (1, 2)
     run = json.loads((out / "run.json").read_text())
     assert run["run_id"] == run_id and run["counts"] == {"ok": 1, "timeout": 1}
@@ -82,7 +88,17 @@ def test_report_files_and_counts(tmp_path: Path) -> None:
     org = json.loads((out / "orgs" / "213700016.json").read_text())
     assert [d["domain"] for d in org["domains"]] == ["a.fr", "b.fr"]
     assert org["shared_mail_addresses"] == {"mairie.a@wanadoo.fr": "orange"}
-    assert "shared mailbox provider: orange" in (out / "orgs" / "213700016.html").read_text()
+    html = (out / "orgs" / "213700016.html").read_text()
+    assert "shared mailbox provider: orange" in html
+    deps = {(d["scope"], d["role"], d["subject"]): d for d in org["dependencies"]}
+    gtm = deps[("page", "analytics", "www.googletagmanager.com")]
+    assert gtm["operator"]["id"] == "google" and gtm["operator"]["country"] == "US"
+    assert {e["law"] for e in gtm["exposures"]} >= {"us-cloud-act"}
+    assert gtm["why"][0]["signal"] == "host" and gtm["why"][0]["source"].startswith("http")
+    assert deps[("contact", "mailbox", "mairie.a@wanadoo.fr")]["operator"]["id"] == "orange"
+    assert org["attribution"]["kb_version"] == kb.version
+    assert "US CLOUD Act" in html
+    assert run["dependencies_by_role"]["analytics"] == {"google": 1}
     assert org["domains"][0]["summary"]["third_parties"] == {"www.googletagmanager.com": "script"}
     assert org["domains"][0]["evidence"][0]["data"]["queries"]["TXT"]["rrs"][1] == "x" * 70_000
     assert (out / "orgs" / "213700016.html").exists() and (out / "index.html").exists()

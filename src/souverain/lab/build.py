@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from souverain.lab import sites
-from souverain.lab.dnsdata import Zone, build_zones, third_party_ips
+from souverain.lab.dnsdata import Zone, build_zones, data_host_ips, third_party_ips
 from souverain.lab.errors import LabError
 from souverain.lab.model import World
 from souverain.lab.pki import Pki, load_or_create_key
@@ -125,6 +125,8 @@ def write_certificates(world: World, lab: Path, progress: Progress) -> None:
         names = ["*.matomo.cloud", "matomo.cloud"] if key == "matomo.cloud" else [key, f"www.{key}"]
         ca = "gts" if "goog" in host or "youtube" in host else "letsencrypt"
         (certs / f"{key}.pem").write_bytes(pki.leaf(names, ca))
+    for host in data_host_ips():
+        (certs / f"{host}.pem").write_bytes(pki.leaf([host], "letsencrypt"))
     progress("certificates", len(wanted), len(wanted))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from souverain.lab.kbfiles import DATA_HOSTS
 from souverain.lab.model import Record, World
 from souverain.lab.pages import THIRD_PARTY_HOSTS
 from souverain.lab.providers import (
@@ -148,6 +149,16 @@ def _provider_records() -> dict[str, tuple[str, list[Record]]]:
         ("mx", 300, "A", _ip("thirdparty", 2, 1)),
     )
     add("matomo.cloud", "thirdparty", ("*", 300, "A", _ip("thirdparty", 1, 1)))
+    # origin AS lookups in the Team Cymru format, for the lab's address plan
+    for p in PROVIDERS.values():
+        if p.octet is not None and p.asn is not None:
+            text = f'"{p.asn} | 127.{p.octet}.0.0/16 | {p.country or "ZZ"} | lab | 2026-01-01"'
+            add("cymru.com", "lab-infra", (f"*.{p.octet}.127.origin.asn", 3600, "TXT", text))
+    # lab copies of published network tables (souverain kb update)
+    for host, (_name, _fmt, _path, ip) in DATA_HOSTS.items():
+        zone = _tp_zone(host)
+        label = host[: -len(zone) - 1] or "@"
+        add(zone, data_host_zone_key(host), (label, 300, "A", ip))
     for i, host in enumerate(
         h for h in THIRD_PARTY_HOSTS if _tp_zone(h) not in z or h.endswith("matomo.cloud")
     ):
@@ -155,6 +166,18 @@ def _provider_records() -> dict[str, tuple[str, list[Record]]]:
         label = host[: -len(zone) - 1] or "@"
         add(zone, "thirdparty", (label, 300, "A", _ip("thirdparty", 1, 10 + i)))
     return z
+
+
+def data_host_zone_key(host: str) -> str:
+    """Provider key whose /16 holds a data host's address (its zone's name server lives there too)."""
+    ip = DATA_HOSTS[host][3]
+    octet = int(ip.split(".")[1])
+    return next(k for k, p in PROVIDERS.items() if p.octet == octet)
+
+
+def data_host_ips() -> dict[str, str]:
+    """Hostname → address of every lab data host (served by nginx)."""
+    return {host: ip for host, (_n, _f, _p, ip) in DATA_HOSTS.items()}
 
 
 def _tp_zone(host: str) -> str:

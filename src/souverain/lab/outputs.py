@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from souverain.lab.kbfiles import write_kb_files
 from souverain.lab.model import World
 from souverain.lab.providers import HOSTILE_IPS, PROVIDERS, prefixes_tsv
 
@@ -99,3 +100,4 @@ def write_descriptions(world: World, lab: Path) -> None:
     (lab / "truth.json").write_text(truth_json(world))
     (lab / "prefixes.tsv").write_text(prefixes_tsv())
     (lab / "hostile.json").write_text(hostile_json(world, lab))
+    write_kb_files(lab)

@@ -6,6 +6,7 @@ import os
 import zlib
 from pathlib import Path
 
+from souverain.lab.dnsdata import data_host_ips
 from souverain.lab.model import World
 from souverain.lab.providers import HOSTILE_IPS, TLS10_IP
 
@@ -189,6 +190,18 @@ http {{
             f"    ssl_certificate {certs}/$lab_cert.pem;",
             f"    ssl_certificate_key {certs}/leaf.key;",
             '    location / { default_type application/javascript; return 200 "/* lab third party */\\n"; }',
+            "  }",
+        ]
+    for host, ip in sorted(data_host_ips().items()):
+        out += [
+            "  server {",
+            f"    listen {ip}:443 ssl;",
+            f"    server_name {host};",
+            f"    ssl_certificate {certs}/{host}.pem;",
+            f"    ssl_certificate_key {certs}/leaf.key;",
+            f"    root {www}/_data/{host};",
+            "    default_type application/octet-stream;",
+            "    location / { try_files $uri =404; }",
             "  }",
         ]
     out.append("}")

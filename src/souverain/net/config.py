@@ -62,6 +62,9 @@ class NetConfig:
     dns_max_inflight: int = 512  # questions outstanding at the resolver at once; the rest wait here
     http_port: int = 80  # ports of the web probes; only tests on unprivileged ports change them
     https_port: int = 443
+    origin_lookup: bool = False  # ask a Team Cymru style DNS zone for the origin AS of observed addresses
+    origin_zone_v4: str = "origin.asn.cymru.com"
+    origin_zone_v6: str = "origin6.asn.cymru.com"
 
     def resolver_address(self) -> tuple[str, int]:
         """``(ip, port)`` of the recursive resolver; accepts ``IP``, ``IP:port`` and ``[v6]:port``."""

@@ -6,8 +6,6 @@ import csv
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from souverain.errors import PortfolioError
 from souverain.portfolio.model import (
     DATA_CLASSES,
@@ -20,26 +18,9 @@ from souverain.portfolio.model import (
     Territory,
 )
 from souverain.portfolio.validate import email_problem, normalise_domain, siren_problem, territory_problems
+from souverain.yamlio import LINE, YamlProblem, read_yaml
 
 __all__ = ["load_portfolio"]
-
-_LINE = "__line__"
-
-
-_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built
-
-
-class _LineLoader(_BaseLoader):  # type: ignore[valid-type,misc]
-    """Safe loader that records the line of every mapping."""
-
-
-def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
-    mapping: dict[str, Any] = loader.construct_mapping(node, deep=True)
-    mapping[_LINE] = node.start_mark.line + 1
-    return mapping
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 def load_portfolio(path: Path) -> list[Organisation]:
@@ -64,14 +45,9 @@ def load_portfolio(path: Path) -> list[Organisation]:
 
 def _yaml_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
     try:
-        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)
-    except UnicodeDecodeError:
-        raise PortfolioError([f"{path}: not UTF-8 text"]) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise PortfolioError([f"{path}{where}: invalid YAML: {reason}"]) from None
+        doc = read_yaml(path)
+    except YamlProblem as exc:
+        raise PortfolioError([str(exc)]) from None
     if isinstance(doc, dict) and isinstance(doc.get("organisations"), list):
         items = doc["organisations"]
     elif isinstance(doc, list):
@@ -82,7 +58,7 @@ def _yaml_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
     for index, item in enumerate(items):
         if not isinstance(item, dict):
             raise PortfolioError([f"{path}: organisations[{index}]: expected a mapping"])
-        rows.append((int(item.get(_LINE, 0)), item))
+        rows.append((int(item.get(LINE, 0)), item))
     return rows
 
 
@@ -170,7 +146,7 @@ class _Builder:
             return ()
         seen: dict[str, Domain] = {}
         for item in raw:
-            item_line = item.get(_LINE, line) if isinstance(item, dict) else line
+            item_line = item.get(LINE, line) if isinstance(item, dict) else line
             name_raw = item.get("name") if isinstance(item, dict) else item
             roles_raw = item.get("roles", ["web", "mail"]) if isinstance(item, dict) else ["web", "mail"]
             try:
@@ -213,7 +189,7 @@ class _Builder:
             return ()
         out: list[DeclaredService] = []
         for item in raw:
-            item_line = item.get(_LINE, line) if isinstance(item, dict) else line
+            item_line = item.get(LINE, line) if isinstance(item, dict) else line
             if not isinstance(item, dict) or not str(item.get("name") or "").strip():
                 self.fail(item_line, "services", "each service needs a name")
                 continue

@@ -12,26 +12,6 @@ import idna
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _COMMUNE = re.compile(r"^(?:\d{5}|2[AB]\d{3})$")
 
-# Consumer mailbox domains: a public body using such an address has no mail domain of its own there.
-SHARED_MAIL_PROVIDERS = {
-    "orange.fr": "orange",
-    "wanadoo.fr": "orange",
-    "gmail.com": "google",
-    "googlemail.com": "google",
-    "hotmail.fr": "microsoft",
-    "hotmail.com": "microsoft",
-    "outlook.fr": "microsoft",
-    "outlook.com": "microsoft",
-    "live.fr": "microsoft",
-    "laposte.net": "laposte",
-    "free.fr": "free",
-    "sfr.fr": "sfr",
-    "neuf.fr": "sfr",
-    "bbox.fr": "bouygues",
-    "yahoo.fr": "yahoo",
-    "yahoo.com": "yahoo",
-}
-
 
 def siren_problem(value: str) -> str | None:
     """Return why ``value`` is not a valid SIREN, or None."""

@@ -20,8 +20,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from souverain import __version__
 from souverain.errors import InputError
+from souverain.kb.load import KB
 from souverain.portfolio import Organisation
-from souverain.portfolio.validate import SHARED_MAIL_PROVIDERS
 from souverain.report.summary import summarise_target
 from souverain.store import Store, TargetRow
 
@@ -64,10 +64,64 @@ def _write_json(path: Path, value: Any) -> None:
     path.write_bytes(orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
 
 
+def _entity_view(kb: KB | None, entity: str | None) -> dict[str, Any] | None:
+    if entity is None:
+        return None
+    if entity == "self":
+        return {"id": "self", "name": "the organisation itself", "country": None}
+    ent = kb.entities.get(entity) if kb is not None else None
+    if ent is None:
+        return {"id": entity, "name": entity, "country": None}
+    return {"id": ent.id, "name": ent.label, "legal_name": ent.name, "country": ent.country,
+            "verified": ent.facts.verified, "lab_fictional": ent.lab_fictional}  # fmt: skip
+
+
+def _name(kb: KB | None, entity: str) -> str:
+    view = _entity_view(kb, entity)
+    return str(view["name"]) if view else entity
+
+
+def _dependency_view(kb: KB | None, row: dict[str, Any]) -> dict[str, Any]:
+    laws = kb.laws if kb is not None else {}
+    return {
+        "domain": row.get("domain"),
+        "scope": row.get("scope", ""),
+        "role": row["role"],
+        "subject": row["subject"],
+        "operator": _entity_view(kb, row["operator"]),
+        "infrastructure": _entity_view(kb, row["infrastructure"]),
+        "exposures": [
+            {
+                **e,
+                "name": laws[e["law"]].name if e["law"] in laws else e["law"],
+                "via_names": [_name(kb, v) for v in e.get("via", [])],
+            }
+            for e in row.get("exposures", [])
+        ],
+        "confidence": row["confidence"],
+        "why": row.get("reasons", []),
+    }
+
+
+ROLE_ORDER = (
+    "mailbox", "mail-gateway", "identity-suite", "web-hosting", "cdn", "dns-hosting", "certificate-authority",
+)
+
+
+def _role_key(dep: dict[str, Any]) -> tuple[int, str, str]:
+    role = dep["role"]
+    return (ROLE_ORDER.index(role) if role in ROLE_ORDER else len(ROLE_ORDER), role, dep["subject"])
+
+
 def build_report(
-    store: Store, run_id: int, out_dir: Path, progress: Callable[[int, int], None] | None = None
+    store: Store,
+    run_id: int,
+    out_dir: Path,
+    progress: Callable[[int, int], None] | None = None,
+    kb: KB | None = None,
 ) -> ReportResult:
-    """Write the report of ``run_id`` into ``out_dir`` (created if needed)."""
+    """Write the report of ``run_id`` into ``out_dir`` (created if needed). ``kb`` names the operators and
+    laws of the dependencies (ids are shown without it)."""
     run = store.run(run_id)
     try:
         (out_dir / "orgs").mkdir(parents=True, exist_ok=True)
@@ -85,11 +139,26 @@ def build_report(
     counts = Counter(t.status for t in targets)
     rows: list[dict[str, Any]] = []
     org_template = env.get_template("org.html.j2")
+    attribution = store.latest_attribution(run_id)
+    deps_by_target: dict[int, list[dict[str, Any]]] = {}
+    deps_by_siren: dict[str, list[dict[str, Any]]] = {}
+    by_role: dict[str, Counter[str]] = {}
+    if attribution is not None:
+        for row in store.dependencies_of(attribution["id"]):
+            view = _dependency_view(kb, row)
+            if row["target_id"] is not None:
+                deps_by_target.setdefault(row["target_id"], []).append(view)
+            elif row["siren"]:
+                deps_by_siren.setdefault(row["siren"], []).append(view)
+            by_role.setdefault(row["role"], Counter())[row["operator"] or "undetermined"] += 1
     for index, org in enumerate(orgs, start=1):
         org_targets = [by_domain[d.name] for d in org.domains if d.name in by_domain]
         evidence = store.evidence_for([t.id for t in org_targets])
         domains = [_domain_view(t, evidence[t.id]) for t in org_targets]
-        doc = _org_document(run_id, org, domains)
+        deps = [d for t in org_targets for d in deps_by_target.get(t.id, [])] + deps_by_siren.get(
+            org.siren, []
+        )
+        doc = _org_document(run_id, org, domains, sorted(deps, key=_role_key), attribution)
         _write_json(out_dir / "orgs" / f"{org.siren}.json", doc)
         (out_dir / "orgs" / f"{org.siren}.html").write_text(
             org_template.render(org=org, doc=doc, run=run, version=__version__), encoding="utf-8"
@@ -110,6 +179,10 @@ def build_report(
         "targets": len(targets),
         "counts": dict(sorted(counts.items())),
         "probe_counts": store.probe_status_counts(run_id),
+        "attribution": _attribution_meta(attribution),
+        "dependencies_by_role": {
+            role: dict(c.most_common()) for role, c in sorted(by_role.items(), key=lambda kv: kv[0])
+        },
     }
     _write_json(out_dir / "run.json", run_doc)
     (out_dir / "index.html").write_text(
@@ -130,13 +203,27 @@ def _domain_view(target: TargetRow, evidence: list[Any]) -> dict[str, Any]:
     }
 
 
-def _org_document(run_id: int, org: Organisation, domains: list[dict[str, Any]]) -> dict[str, Any]:
+def _attribution_meta(attribution: dict[str, Any] | None) -> dict[str, Any] | None:
+    if attribution is None:
+        return None
+    return {k: attribution[k] for k in ("id", "kb_version", "as_of", "created_at", "networks")}
+
+
+def _org_document(
+    run_id: int,
+    org: Organisation,
+    domains: list[dict[str, Any]],
+    dependencies: list[dict[str, Any]],
+    attribution: dict[str, Any] | None,
+) -> dict[str, Any]:
     doc = org.to_dict()
     doc["run_id"] = run_id
+    doc["attribution"] = _attribution_meta(attribution)
+    doc["dependencies"] = dependencies
     doc["shared_mail_addresses"] = {
-        address: SHARED_MAIL_PROVIDERS[address.rpartition("@")[2]]
-        for address in org.contacts
-        if address.rpartition("@")[2] in SHARED_MAIL_PROVIDERS
+        d["subject"]: d["operator"]["id"]
+        for d in dependencies
+        if d["domain"] is None and d["role"] == "mailbox" and d["operator"]
     }
     doc["domains"] = domains
     return doc

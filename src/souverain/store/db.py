@@ -18,7 +18,15 @@ from souverain import __version__
 from souverain.errors import RunNotFound, StoreError
 from souverain.evidence import Evidence
 from souverain.portfolio import Organisation
-from souverain.store.schema import evidence, organisations, run_organisations, runs, targets
+from souverain.store.schema import (
+    attributions,
+    dependencies,
+    evidence,
+    organisations,
+    run_organisations,
+    runs,
+    targets,
+)
 
 __all__ = ["RunInfo", "Store", "TargetRow", "dumps"]
 
@@ -315,3 +323,84 @@ class Store:
             ]
             if rows:
                 conn.execute(evidence.insert(), rows)
+
+    # attributions ------------------------------------------------------------------------------------
+    def create_attribution(
+        self, run_id: int, kb_version: str, networks: list[dict[str, Any]], as_of: str
+    ) -> int:
+        """Start a new set of dependencies for a run (older sets stay: history of KB changes)."""
+        self.run(run_id)
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                attributions.insert().values(
+                    run_id=run_id,
+                    kb_version=kb_version,
+                    networks=dumps(networks),
+                    as_of=as_of,
+                    created_at=time.time(),
+                    souverain_version=__version__,
+                )
+            )
+            key = result.inserted_primary_key
+            assert key is not None
+            return int(key[0])
+
+    def add_dependencies(self, attribution_id: int, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert dependency rows: target_id or siren, role, subject, operator, infrastructure, confidence,
+        exposures, reasons."""
+        if not rows:
+            return
+        values = [
+            {
+                "attribution_id": attribution_id,
+                "target_id": r.get("target_id"),
+                "siren": r.get("siren"),
+                "role": r["role"],
+                "subject": r["subject"][:320],
+                "operator": r.get("operator"),
+                "infrastructure": r.get("infrastructure"),
+                "confidence": r["confidence"],
+                "payload": dumps(
+                    {
+                        "scope": r.get("scope", ""),
+                        "exposures": r.get("exposures", []),
+                        "reasons": r.get("reasons", []),
+                    }
+                ),
+            }
+            for r in rows
+        ]
+        with self.engine.begin() as conn:
+            conn.execute(dependencies.insert(), values)
+
+    def latest_attribution(self, run_id: int) -> dict[str, Any] | None:
+        query = (
+            sa.select(attributions)
+            .where(attributions.c.run_id == run_id)
+            .order_by(attributions.c.id.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        if row is None:
+            return None
+        out = dict(row)
+        out["networks"] = orjson.loads(out["networks"])
+        return out
+
+    def dependencies_of(self, attribution_id: int) -> list[dict[str, Any]]:
+        """All dependency rows of an attribution, with the target's domain (None for org-level ones)."""
+        query = (
+            sa.select(dependencies, targets.c.domain)
+            .select_from(dependencies.outerjoin(targets, dependencies.c.target_id == targets.c.id))
+            .where(dependencies.c.attribution_id == attribution_id)
+            .order_by(dependencies.c.id)
+        )
+        out = []
+        with self.engine.connect() as conn:
+            for row in conn.execute(query).mappings():
+                item = {k: row[k] for k in ("target_id", "siren", "role", "subject", "operator",
+                                            "infrastructure", "confidence", "domain")}  # fmt: skip
+                item.update(orjson.loads(row["payload"]))
+                out.append(item)
+        return out

@@ -83,3 +83,33 @@ evidence = Table(
 )
 Index("ix_evidence_target", evidence.c.target_id)
 Index("ix_evidence_run_probe", evidence.c.run_id, evidence.c.probe)
+
+attributions = Table(
+    "attributions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+    Column("kb_version", String(32), nullable=False),
+    Column("networks", Text, nullable=False),  # JSON: the network tables used (name, url, fetched, rows)
+    Column("as_of", String(10), nullable=False),  # date the ownership chains were evaluated on
+    Column("created_at", Float, nullable=False),
+    Column("souverain_version", String(32), nullable=False),
+)
+Index("ix_attributions_run", attributions.c.run_id)
+
+dependencies = Table(
+    "dependencies",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("attribution_id", Integer, ForeignKey("attributions.id"), nullable=False),
+    Column("target_id", Integer, ForeignKey("targets.id")),  # null for organisation-level dependencies
+    Column("siren", String(9)),  # set for organisation-level dependencies (shared mailbox addresses)
+    Column("role", String(32), nullable=False),
+    Column("subject", String(320), nullable=False),
+    Column("operator", String(64)),  # KB entity id, "self", or null (undetermined)
+    Column("infrastructure", String(64)),
+    Column("confidence", String(8), nullable=False),
+    Column("payload", Text, nullable=False),  # JSON: exposures and reasons
+)
+Index("ix_dependencies_attribution_target", dependencies.c.attribution_id, dependencies.c.target_id)
+Index("ix_dependencies_attribution_operator", dependencies.c.attribution_id, dependencies.c.operator)

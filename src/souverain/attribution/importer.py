@@ -1,0 +1,110 @@
+"""``souverain import-evidence FILE.jsonl``: recorded observations gathered elsewhere become a run.
+
+One JSON object per line, the :class:`~souverain.attribution.observe.Observation` format (docs/kb.md):
+``{"domain": "mairie.fr", "mx": [{"host": "…", "addresses": ["…"]}], "spf_includes": […], "dkim": […], …}``
+plus, when no portfolio is given, the organisation: ``"siren"``, ``"name"`` and optionally ``"kind"``.
+Every problem is reported with ``file:line: field``; nothing is imported unless the whole file is valid.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from souverain.attribution.observe import OBSERVATION_PROBE, Observation
+from souverain.errors import InputError
+from souverain.evidence import Evidence, Status
+from souverain.portfolio import Domain, Organisation, load_portfolio
+from souverain.portfolio.validate import normalise_domain, siren_problem
+from souverain.store import Store
+
+__all__ = ["import_observations", "read_observations"]
+
+
+def read_observations(path: Path) -> list[tuple[int, Observation, dict[str, Any]]]:
+    """(line number, observation, raw object) of every line; raises InputError listing every problem."""
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    problems: list[str] = []
+    rows: list[tuple[int, Observation, dict[str, Any]]] = []
+    seen: dict[str, int] = {}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text") from None
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+        except json.JSONDecodeError as exc:
+            problems.append(f"{path}:{n}: not JSON ({exc.msg})")
+            continue
+        if not isinstance(raw, dict):
+            problems.append(f"{path}:{n}: expected a JSON object")
+            continue
+        try:
+            raw["domain"] = normalise_domain(str(raw.get("domain", "")))
+            obs = Observation.from_dict(raw)
+        except ValueError as exc:
+            problems.append(f"{path}:{n}: {exc}")
+            continue
+        if obs.domain in seen:
+            problems.append(f"{path}:{n}: domain {obs.domain} already on line {seen[obs.domain]}")
+            continue
+        seen[obs.domain] = n
+        rows.append((n, obs, raw))
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise InputError(problems[0] + more)
+    if not rows:
+        raise InputError(f"{path}: no observation found")
+    return rows
+
+
+def _organisations(path: Path, rows: list[tuple[int, Observation, dict[str, Any]]]) -> list[Organisation]:
+    by_siren: dict[str, dict[str, Any]] = {}
+    for n, obs, raw in rows:
+        siren = str(raw.get("siren", ""))
+        if problem := siren_problem(siren):
+            raise InputError(f"{path}:{n}: siren: {problem} (or give --portfolio)")
+        if not isinstance(raw.get("name"), str) or not raw["name"].strip():
+            raise InputError(f"{path}:{n}: name: missing organisation name (or give --portfolio)")
+        entry = by_siren.setdefault(siren, {"name": raw["name"].strip(), "kind": raw.get("kind", "other"),
+                                            "domains": []})  # fmt: skip
+        entry["domains"].append(Domain(obs.domain, frozenset({"web", "mail"})))
+    return [
+        Organisation(siren=s, name=e["name"], kind=str(e["kind"]), domains=tuple(e["domains"]))
+        for s, e in by_siren.items()
+    ]
+
+
+def import_observations(store: Store, path: Path, portfolio: Path | None = None) -> tuple[int, int]:
+    """Create a completed run holding one ``observation`` evidence per domain; returns (run id, domains)."""
+    rows = read_observations(path)
+    if portfolio is not None:
+        orgs = load_portfolio(portfolio)
+        known = {d.name for o in orgs for d in o.domains}
+        missing = [f"{path}:{n}: domain {obs.domain} is not in {portfolio}" for n, obs, _ in rows
+                   if obs.domain not in known]  # fmt: skip
+        if missing:
+            raise InputError(missing[0] + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+        wanted = {obs.domain for _, obs, _ in rows}
+        orgs = [o for o in orgs if any(d.name in wanted for d in o.domains)]
+        orgs = [replace(o, domains=tuple(d for d in o.domains if d.name in wanted)) for o in orgs]
+    else:
+        orgs = _organisations(path, rows)
+    run_id = store.create_run(f"import:{path}", orgs, {"imported_from": str(path.resolve())})
+    targets = {t.domain: t.id for t in store.targets(run_id)}
+    now = time.time()
+    items = []
+    for _, obs, _ in rows:
+        ev = Evidence(OBSERVATION_PROBE, obs.domain, Status.OK, obs.to_dict(), started_at=now)
+        items.append((run_id, targets[obs.domain], str(Status.OK), now, 0.0, [ev]))
+    for i in range(0, len(items), 1000):
+        store.record_targets(items[i : i + 1000])
+    store.set_run_status(run_id, "completed")
+    return run_id, len(items)
