@@ -129,6 +129,10 @@ def scan(
     origin_lookup: Annotated[
         bool, typer.Option("--origin-lookup", help="Ask a Team Cymru style DNS zone for the AS of addresses.")
     ] = False,
+    tenant_probe: Annotated[
+        bool,
+        typer.Option("--tenant-probe", help="Ask Microsoft's identity platform if a domain has a tenant."),
+    ] = False,
 ) -> None:
     """Scan a portfolio (or the lab's world) and record evidence in a new run."""
     from souverain.portfolio import load_portfolio
@@ -170,6 +174,8 @@ def scan(
     config["per_ip_limit"] = per_ip
     if origin_lookup:
         config["origin_lookup"] = True
+    if tenant_probe:
+        config["tenant_probe"] = True
     probes = frozenset(p.strip() for p in only.split(",")) if only else None
     if probes and (unknown := probes - set(REGISTRY)):
         raise InputError(

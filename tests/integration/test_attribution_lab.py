@@ -16,6 +16,7 @@ from souverain.attribution.engine import Attributor
 from souverain.attribution.observe import observation_from_evidence
 from souverain.kb.load import load_kb
 from souverain.kb.netdata import NetworkData
+from souverain.lab.kbfiles import tenant_id
 from souverain.store import Store
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -34,8 +35,8 @@ def attributed(lab: Any, tmp_path_factory: pytest.TempPathFactory) -> Attributed
     home = tmp_path_factory.mktemp("home")
     store = home / "s.db"
     result = souverain(
-        "scan", "--lab", "--dir", str(lab.dir), "--store", str(store), "--origin-lookup", "--per-ip", "16",
-        "--target-budget", "30", home=home,
+        "scan", "--lab", "--dir", str(lab.dir), "--store", str(store), "--origin-lookup", "--tenant-probe",
+        "--per-ip", "16", "--target-budget", "30", home=home,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "attribution 1 of run" in result.stderr
@@ -91,6 +92,32 @@ def test_origin_lookup_alone_attributes_networks(attributed: Attributed) -> None
         assert hosting[0].reasons[0].signal == "asn"
         checked += 1
     assert checked >= 5
+
+
+def test_tenant_probe_matches_truth(attributed: Attributed) -> None:
+    """The lab serves Microsoft's OpenID configuration for its tenants: found exactly where the truth has one,
+    and it makes the identity dependency certain even without DKIM."""
+    store = Store(attributed.store)
+    truth = attributed.lab.truth["domains"]
+    domains = {t.id: t.domain for t in store.targets(attributed.run_id)}
+    seen = 0
+    for target_id, items in store.evidence_by_target(attributed.run_id):
+        domain = domains[target_id]
+        tenant = [e for e in items if e.probe == "tenant"]
+        if truth[domain].get("hostile") in ("dns-timeout", "silence"):
+            continue
+        assert len(tenant) == 1, domain
+        has = truth[domain].get("identity") == "microsoft"
+        assert (tenant[0].status == "ok") == has, (domain, tenant[0].status, tenant[0].error)
+        if has:
+            assert tenant[0].data["tenant_id"] == tenant_id(domain)
+            seen += 1
+    assert seen >= 3
+    attribution = store.latest_attribution(attributed.run_id)
+    assert attribution is not None
+    idents = [d for d in store.dependencies_of(attribution["id"]) if d["role"] == "identity-suite"]
+    assert idents and all(d["confidence"] == "high" for d in idents)
+    assert all(any(r["signal"] == "tenant" for r in d["reasons"]) for d in idents)
 
 
 def test_reassess_report_and_json(attributed: Attributed, tmp_path: Path) -> None:

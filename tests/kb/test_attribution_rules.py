@@ -177,6 +177,11 @@ def test_ca_and_third_parties(attributor: Attributor) -> None:
         ("tags.softcorp.example", "analytics", "softcorp"),
         ("cdn.nobody.example", "third-party", None),
     }
+    unknown = obs(third_party={"cdn.nobody.example": ["script"]},
+                  third_party_addresses={"cdn.nobody.example": ["192.0.2.140"]})  # fmt: skip
+    dep = attributor.attribute(unknown)[0]
+    assert (dep.operator, dep.infrastructure) == (None, "hostfr")
+    assert [r.signal for r in dep.reasons] == ["no-match", "asn"]
     self_signed = obs(cert_issuer="mairie.example", cert_self_issued=True)
     assert only(attributor.attribute(self_signed), "certificate-authority") == []
 

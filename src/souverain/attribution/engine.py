@@ -222,8 +222,15 @@ class Attributor:
     # -- the rules -----------------------------------------------------------------------------------------
     def attribute(self, obs: Observation) -> list[Dependency]:
         deps: list[Dependency] = []
-        for scope, rule in (("web", self._web), ("dns", self._dns), ("mail", self._mail), ("tls", self._ca),
-                            ("page", self._third_parties)):  # fmt: skip
+        rules = (
+            ("web", self._web),
+            ("dns", self._dns),
+            ("mail", self._mail),
+            ("mail", self._identity),
+            ("tls", self._ca),
+            ("page", self._third_parties),
+        )
+        for scope, rule in rules:
             for dep in rule(obs):
                 dep.scope = scope
                 deps.append(self._finish(dep))
@@ -388,7 +395,6 @@ class Attributor:
                     else Reason("no-match", "no DKIM or autodiscover signal behind the gateway", src_mx)
                 )
                 deps.append(Dependency("mailbox", obs.domain, None, "none", [why]))
-        deps += self._identity(obs)
         return deps
 
     def _self_or_unknown_mailbox(
@@ -425,12 +431,19 @@ class Attributor:
         ):
             for name, sig in self._hosts(kind, names, "identity-suite"):
                 signals.setdefault(sig.entity, []).append(_reason(kind, name, ev, sig))
+        if obs.tenant and obs.tenant.get("provider_host"):
+            for sig in self.index.host("host", obs.tenant["provider_host"]):
+                if sig.role == "identity-suite":
+                    ev = obs.sources.get("tenant", "tenant")
+                    signals.setdefault(sig.entity, []).append(
+                        _reason("tenant", obs.tenant["tenant_id"], ev, sig)
+                    )
         out = []
         for ent, reasons in signals.items():
             kinds = {r.signal for r in reasons}
             if kinds == {"txt"}:
                 continue  # a verification token alone is weak: it proves a tenant was once set up
-            conf = "high" if "dkim" in kinds else "medium"
+            conf = "high" if kinds & {"dkim", "tenant"} else "medium"
             out.append(Dependency("identity-suite", obs.domain, ent, conf, reasons, infrastructure=ent))
         return out
 
@@ -463,10 +476,13 @@ class Attributor:
                 reason = _reason("host", f"{host} ({', '.join(kinds)})" if kinds else host, src, sig)
                 out.append(Dependency(sig.role or "saas-other", host, sig.entity, "high", [reason]))
             else:
-                out.append(
-                    Dependency("third-party", host, None, "none",
-                               [Reason("no-match", f"{host} ({', '.join(kinds)})" if kinds else host, src)])
-                )  # fmt: skip
+                reasons = [Reason("no-match", f"{host} ({', '.join(kinds)})" if kinds else host, src)]
+                addrs = obs.third_party_addresses.get(host) or []
+                net = self.network(addrs[0], obs, f"{src}.addresses") if addrs else None
+                if net is not None:
+                    reasons.append(net.reason)
+                infra = net.entity if net else None
+                out.append(Dependency("third-party", host, None, "none", reasons, infrastructure=infra))
         return out
 
 

@@ -48,6 +48,10 @@ class Observation:
     headers: dict[str, str] = field(default_factory=dict)
     third_party: dict[str, list[str]] = field(default_factory=dict)
     """Third-party host → resource kinds."""
+    third_party_addresses: dict[str, list[str]] = field(default_factory=dict)
+    """Third-party host → its addresses, when they were resolved."""
+    tenant: dict[str, str] | None = None
+    """``{"provider_host", "tenant_id"}`` when the tenant probe found one."""
     origins: dict[str, tuple[int, str]] = field(default_factory=dict)
     """Address → (ASN, prefix) from a DNS origin lookup, when one was made."""
     observed: set[str] = field(default_factory=set)
@@ -124,7 +128,12 @@ class Observation:
             cert_self_issued=bool(raw.get("cert_self_issued", False)),
             headers={str(k).lower(): str(v) for k, v in headers.items()},
             third_party={str(h).lower(): list(k or []) for h, k in third.items()},
+            third_party_addresses={
+                str(h).lower(): [str(a) for a in v]
+                for h, v in (raw.get("third_party_addresses") or {}).items()
+            },
             origins=origins,
+            tenant=raw.get("tenant") if isinstance(raw.get("tenant"), dict) else None,
         )
         observed = raw.get("observed")
         if observed is None:  # infer: a field given is a field observed
@@ -237,9 +246,14 @@ def observation_from_evidence(domain: str, items: list[Evidence]) -> Observation
     if page is not None and page.status == "ok" and page.data.get("parsed", True):
         obs.observed.add("page")
         src["page"] = "page.third_party"
-        obs.third_party = {
-            h: list(v.get("kinds") or []) for h, v in (page.data.get("third_party") or {}).items()
-        }
+        third = page.data.get("third_party") or {}
+        obs.third_party = {h: list(v.get("kinds") or []) for h, v in third.items()}
+        obs.third_party_addresses = {h: list(v["addresses"]) for h, v in third.items() if v.get("addresses")}
+    tenant = by.get("tenant")
+    if tenant is not None and tenant.status == "ok" and tenant.data.get("tenant_id"):
+        obs.tenant = {"provider_host": str(tenant.data.get("provider_host") or ""),
+                      "tenant_id": str(tenant.data["tenant_id"])}  # fmt: skip
+        src["tenant"] = "tenant.tenant_id"
     origin = by.get("origin")
     if origin is not None:
         for ip, item in (origin.data.get("addresses") or {}).items():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from souverain.lab.kbfiles import DATA_HOSTS
+from souverain.lab.kbfiles import DATA_HOSTS, TENANT_HOST
 from souverain.lab.model import Record, World
 from souverain.lab.pages import THIRD_PARTY_HOSTS
 from souverain.lab.providers import (
@@ -155,7 +155,7 @@ def _provider_records() -> dict[str, tuple[str, list[Record]]]:
             text = f'"{p.asn} | 127.{p.octet}.0.0/16 | {p.country or "ZZ"} | lab | 2026-01-01"'
             add("cymru.com", "lab-infra", (f"*.{p.octet}.127.origin.asn", 3600, "TXT", text))
     # lab copies of published network tables (souverain kb update)
-    for host, (_name, _fmt, _path, ip) in DATA_HOSTS.items():
+    for host, ip in data_host_ips().items():
         zone = _tp_zone(host)
         label = host[: -len(zone) - 1] or "@"
         add(zone, data_host_zone_key(host), (label, 300, "A", ip))
@@ -170,14 +170,14 @@ def _provider_records() -> dict[str, tuple[str, list[Record]]]:
 
 def data_host_zone_key(host: str) -> str:
     """Provider key whose /16 holds a data host's address (its zone's name server lives there too)."""
-    ip = DATA_HOSTS[host][3]
+    ip = data_host_ips()[host]
     octet = int(ip.split(".")[1])
     return next(k for k, p in PROVIDERS.items() if p.octet == octet)
 
 
 def data_host_ips() -> dict[str, str]:
     """Hostname → address of every lab data host (served by nginx)."""
-    return {host: ip for host, (_n, _f, _p, ip) in DATA_HOSTS.items()}
+    return {**{host: ip for host, (_n, _f, _p, ip) in DATA_HOSTS.items()}, TENANT_HOST[0]: TENANT_HOST[1]}
 
 
 def _tp_zone(host: str) -> str:

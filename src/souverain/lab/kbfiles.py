@@ -12,7 +12,16 @@ from pathlib import Path
 from souverain.lab.profiles import SPF_INCLUDE
 from souverain.lab.providers import PROVIDERS
 
-__all__ = ["DATA_HOSTS", "LAB_KB", "THIRD_PARTY_KB", "data_files", "write_kb_files"]
+__all__ = [
+    "DATA_HOSTS",
+    "LAB_KB",
+    "TENANT_HOST",
+    "THIRD_PARTY_KB",
+    "data_files",
+    "tenant_id",
+    "write_kb_files",
+    "write_tenant_files",
+]
 
 LAB_KB: dict[str, str] = {
     "ovh": "ovhcloud",
@@ -67,6 +76,34 @@ DATA_HOSTS: dict[str, tuple[str, str, str, str]] = {
     "iptoasn.com": ("iptoasn", "iptoasn", "/data/ip2asn-combined.tsv.gz", "127.53.9.1"),
 }
 """Lab copies of the published tables ``souverain kb update`` fetches (same URLs as on the internet)."""
+
+TENANT_HOST = ("login.microsoftonline.com", "127.19.9.1")
+"""The identity provider the optional ``tenant`` probe asks; the lab answers for its Microsoft tenants."""
+
+
+def tenant_id(domain: str) -> str:
+    """A stable, fake tenant GUID for a lab domain."""
+    import hashlib
+
+    h = hashlib.sha256(domain.encode()).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+def write_tenant_files(domains: dict[str, dict[str, object]], lab: Path) -> None:
+    """OpenID configuration documents of the lab's Microsoft tenants (the truth's ``identity``)."""
+    host = TENANT_HOST[0]
+    for name, truth in domains.items():
+        if truth.get("identity") != "microsoft":
+            continue
+        guid = tenant_id(name)
+        doc = {
+            "issuer": f"https://{host}/{guid}/v2.0",
+            "token_endpoint": f"https://{host}/{guid}/oauth2/v2.0/token",
+            "tenant_region_scope": "EU",
+        }
+        target = lab / "www" / "_data" / host / name / "v2.0" / ".well-known" / "openid-configuration"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(doc), encoding="utf-8")
 
 
 def _both(prefix16: str) -> list[str]:

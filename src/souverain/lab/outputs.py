@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from souverain.lab.kbfiles import write_kb_files
+from souverain.lab.kbfiles import write_kb_files, write_tenant_files
 from souverain.lab.model import World
 from souverain.lab.providers import HOSTILE_IPS, PROVIDERS, prefixes_tsv
 
@@ -101,3 +101,4 @@ def write_descriptions(world: World, lab: Path) -> None:
     (lab / "prefixes.tsv").write_text(prefixes_tsv())
     (lab / "hostile.json").write_text(hostile_json(world, lab))
     write_kb_files(lab)
+    write_tenant_files({n: d.truth for n, d in world.domains.items()}, lab)

@@ -65,6 +65,8 @@ class NetConfig:
     origin_lookup: bool = False  # ask a Team Cymru style DNS zone for the origin AS of observed addresses
     origin_zone_v4: str = "origin.asn.cymru.com"
     origin_zone_v6: str = "origin6.asn.cymru.com"
+    tenant_probe: bool = False  # ask Microsoft's identity platform whether the domain has a tenant
+    tenant_url: str = "https://login.microsoftonline.com/{domain}/v2.0/.well-known/openid-configuration"
 
     def resolver_address(self) -> tuple[str, int]:
         """``(ip, port)`` of the recursive resolver; accepts ``IP``, ``IP:port`` and ``[v6]:port``."""

@@ -6,6 +6,7 @@ over in ``ctx.scratch`` and used only once robots.txt allows it — one request 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -118,4 +119,18 @@ async def probe_page(ctx: ProbeContext) -> list[Evidence]:
     text, encoding, source = decode_html(body.content, content_type)
     data.update(encoding=encoding, encoding_source=source, parsed=True)
     data.update(extract_resources(text, url))
+    await _third_party_addresses(net, data.get("third_party") or {})
     return done(Status.OK)
+
+
+MAX_RESOLVED = 40
+
+
+async def _third_party_addresses(net: Any, third: dict[str, dict[str, Any]]) -> None:
+    """Addresses of the third-party hosts (through the run's DNS cache: shared hosts are asked once), so an
+    unknown third party can still be attributed to a network."""
+    hosts = list(third)[:MAX_RESOLVED]
+    found = await asyncio.gather(*(net.addresses(h) for h in hosts), return_exceptions=True)
+    for host, addrs in zip(hosts, found, strict=True):
+        if isinstance(addrs, list):
+            third[host]["addresses"] = addrs[:4]
