@@ -31,6 +31,7 @@ SOUVERAIN = [sys.executable, "-m", "souverain.cli"]
 
 
 def _templates(lab_dir: Path, store_path: Path) -> list[tuple[str, bytes]]:
+    from souverain.attribution.observe import PROBES_READ
     from souverain.store import Store
 
     env = dict(os.environ, SOUVERAIN_HOME=str(WORK))
@@ -48,7 +49,7 @@ def _templates(lab_dir: Path, store_path: Path) -> list[tuple[str, bytes]]:
     assert run_id is not None
     domains = {t.id: t.domain for t in store.targets(run_id)}
     out = []
-    for target_id, items in store.evidence_by_target(run_id):
+    for target_id, items in store.evidence_by_target(run_id, PROBES_READ):  # what `reassess` reads
         out.append((domains[target_id], orjson.dumps([e.to_dict() for e in items])))
     return out
 

@@ -350,7 +350,7 @@ def kb_show(
     if as_json:
         out.print_json(orjson.dumps(doc, default=str).decode())
     else:
-        out.print(render_text(doc), highlight=False)
+        out.print(render_text(doc), markup=False, highlight=False, soft_wrap=True)
 
 
 # report -----------------------------------------------------------------------------------------------

@@ -23,6 +23,9 @@ class Status(StrEnum):
     BUG = "bug"  # an exception inside souverain itself: a defect to report, never the target's fault
 
 
+_STATUS: dict[str, Status] = {s.value: s for s in Status}
+
+
 @dataclass(slots=True)
 class Evidence:
     """One observation. ``data`` is a JSON-serialisable dict documented per probe in docs/evidence.md."""
@@ -55,7 +58,7 @@ class Evidence:
         return cls(
             probe=raw["probe"],
             target=raw["target"],
-            status=Status(raw["status"]),
+            status=_STATUS.get(raw["status"]) or Status(raw["status"]),
             data=raw.get("data") or {},
             error=raw.get("error"),
             started_at=raw.get("started_at", 0.0),

@@ -12,10 +12,15 @@ from typing import Any
 
 from souverain.evidence import Evidence
 
-__all__ = ["OBSERVATION_PROBE", "HostAddresses", "Observation", "observation_from_evidence"]
+__all__ = ["OBSERVATION_PROBE", "PROBES_READ", "HostAddresses", "Observation", "observation_from_evidence"]
 
 OBSERVATION_PROBE = "observation"
 """Probe name of imported observations."""
+
+PROBES_READ = frozenset(
+    {OBSERVATION_PROBE, "dns", "spf", "dkim", "autodiscover", "tls", "http", "page", "origin", "tenant"}
+)
+"""The evidence attribution reads (the store loads only these when attributing a run)."""
 
 
 @dataclass(slots=True)

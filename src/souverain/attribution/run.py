@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from souverain.attribution.engine import Attributor, Dependency, Reason
-from souverain.attribution.observe import observation_from_evidence
+from souverain.attribution.observe import PROBES_READ, observation_from_evidence
 from souverain.kb.load import KB, load_kb
 from souverain.kb.netdata import NetworkData
 from souverain.portfolio import Organisation
@@ -104,7 +104,7 @@ def attribute_run(
             result.by_role.setdefault(r["role"], Counter())[r["confidence"]] += 1
         rows.clear()
 
-    for target_id, items in store.evidence_by_target(run_id):
+    for target_id, items in store.evidence_by_target(run_id, PROBES_READ):
         domain = domains.get(target_id)
         if domain is None:
             continue

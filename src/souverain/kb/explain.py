@@ -56,6 +56,7 @@ def explain(kb: KB, entity: Entity, on: dt.date) -> dict[str, Any]:
         {
             "law": e.law,
             "name": kb.laws[e.law].name,
+            "path_verified": e.verified,
             "via": e.via,
             "country": e.country,
             **_src(kb.laws[e.law].source),
@@ -143,7 +144,8 @@ def render_text(doc: dict[str, Any]) -> str:
     if not doc["exposures"]:
         lines.append("  none derived (no controlling entity headquartered under a law of the KB)")
     for e in doc["exposures"]:
-        lines.append(f"  {e['name']} via {' → '.join(e['via'])} ({e['country']}) {_mark(e)}")
+        link = "" if e["path_verified"] else " [path rests on an unverified fact]"
+        lines.append(f"  {e['name']} via {' → '.join(e['via'])} ({e['country']}){link} {_mark(e)}")
     for t in doc["technology_from"]:
         lines.append(f"\nLicensed technology from {t['entity']} {_mark(t)}")
     if doc["offers"]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -240,13 +240,14 @@ class Store:
         with self.engine.connect() as conn:
             return [Organisation.from_dict(orjson.loads(row[0])) for row in conn.execute(query)]
 
-    def evidence_by_target(self, run_id: int) -> Iterator[tuple[int, list[Evidence]]]:
-        """Yield (target id, its evidence) for a run, streaming in target order."""
-        query = (
-            sa.select(evidence)
-            .where(evidence.c.run_id == run_id)
-            .order_by(evidence.c.target_id, evidence.c.id)
-        )
+    def evidence_by_target(
+        self, run_id: int, probes: Collection[str] | None = None
+    ) -> Iterator[tuple[int, list[Evidence]]]:
+        """Yield (target id, its evidence) for a run, streaming in target order (only ``probes`` if given)."""
+        query = sa.select(evidence).where(evidence.c.run_id == run_id)
+        if probes is not None:
+            query = query.where(evidence.c.probe.in_(sorted(probes)))
+        query = query.order_by(evidence.c.target_id, evidence.c.id)
         current: int | None = None
         batch: list[Evidence] = []
         with self.engine.connect() as conn:
