@@ -27,6 +27,7 @@ test: setup lint
 bench: setup
 	$(PY) benchmarks/scan_bench.py
 	$(PY) benchmarks/attribution_bench.py
+	$(PY) benchmarks/assessment_bench.py
 
 lab-down: setup
 	$(SOUVERAIN) lab down

@@ -13,37 +13,18 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
-import json
-import os
-import platform
-import resource
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import orjson
-
-ROOT = Path(__file__).resolve().parent
-WORK = ROOT / "work"
-RESULTS = ROOT / "results"
-SOUVERAIN = [sys.executable, "-m", "souverain.cli"]
+from benchcommon import LAB, STORE, WORK, context, ensure_lab_scan, write_result
 
 
 def _templates(lab_dir: Path, store_path: Path) -> list[tuple[str, bytes]]:
     from souverain.attribution.observe import PROBES_READ
     from souverain.store import Store
 
-    env = dict(os.environ, SOUVERAIN_HOME=str(WORK))
-    if not store_path.exists():
-        subprocess.run(
-            [*SOUVERAIN, "lab", "up", "--domains", "1000", "--dir", str(lab_dir)], check=True, env=env
-        )
-        subprocess.run(
-            [*SOUVERAIN, "scan", "--lab", "--dir", str(lab_dir), "--store", str(store_path),
-             "--per-ip", "16"],
-            check=True, env=env, capture_output=True,
-        )  # fmt: skip
+    ensure_lab_scan()
     store = Store(store_path)
     run_id = store.latest_run()
     assert run_id is not None
@@ -94,14 +75,7 @@ def bench(count: int, lab_dir: Path, store_path: Path) -> dict[str, object]:
         "kb_version": kb.version,
         "kb_entities": len(kb.entities),
         "kb_signatures": len(kb.signatures),
-        "threads": 1,
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
-        "measured_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        **context(),
     }
 
 
@@ -109,10 +83,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--domains", type=int, default=100_000)
     args = parser.parse_args()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    result = bench(args.domains, WORK / "lab-1000", WORK / "scan-1000.db")
-    (RESULTS / "attribution.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_result("attribution.json", bench(args.domains, LAB, STORE))
 
 
 if __name__ == "__main__":

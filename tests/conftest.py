@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 LAB_SEED = 7
-LAB_SIZE = 60
+LAB_SIZE = 150
 
 
 @dataclass(frozen=True)

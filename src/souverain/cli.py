@@ -215,6 +215,7 @@ def scan(
     console.print(table)
     try:
         _attribute(db, run_id, config)
+        _assess(db, run_id, config)
     except SouverainError as exc:
         console.print(
             f"[red]attribution failed[/]: {exc}\nThe evidence of run {run_id} is recorded; once fixed, run: "
@@ -277,11 +278,54 @@ def reassess(
     kb_extra: KbExtraOpt = None,
     as_of: AsOfOpt = None,
 ) -> None:
-    """Recompute a run's dependencies from its stored evidence with the current KB (no network)."""
+    """Recompute a run's dependencies and assessment from its stored evidence with the current KB and policy
+    (no network)."""
     db = _store(store)
     run_id = _run_id(db, run)
     info = db.run(run_id)
     _attribute(db, run_id, dict(info.config), kb_extra, _as_of(as_of))
+    _assess(db, run_id, dict(info.config), kb_extra, None, _as_of(as_of))
+    out.print(run_id)
+
+
+PolicyOpt = Annotated[Path | None, typer.Option("--policy", help="Policy folder (default: the shipped one).")]
+
+
+def _assess(db: Any, run_id: int, config: dict[str, Any], kb_extra: list[Path] | None = None,
+            policy_dir: Path | None = None, as_of: Any = None) -> Any:  # fmt: skip
+    from souverain.assessment.run import assess_run
+    from souverain.policy.load import load_policy
+
+    kb, networks = _attribution_context(config, kb_extra)
+    policy = load_policy(policy_dir)
+    total = len(db.run_organisations(run_id))
+    with progress_bar() as bar:
+        task = bar.add_task(f"assess run {run_id}", total=total)
+        result = assess_run(
+            db, run_id, kb, networks, policy, on=as_of, progress=lambda n: bar.advance(task, n)
+        )
+    score = result.summary["score"]
+    console.print(
+        f"assessment {result.assessment_id} of run {run_id} (methodology {result.methodology}): "
+        f"{result.organisations} organisations, mean score {score['mean']}, "
+        f"{score['provisional']} provisional"
+    )
+    return result
+
+
+@app.command()
+def assess(
+    run: Annotated[str, typer.Argument(help="Run id, or 'latest'.")],
+    store: StoreOpt = None,
+    policy: PolicyOpt = None,
+    kb_extra: KbExtraOpt = None,
+    as_of: AsOfOpt = None,
+) -> None:
+    """Assess a run with the current policy: levels, scores with coverage, findings, history, trajectories."""
+    db = _store(store)
+    run_id = _run_id(db, run)
+    info = db.run(run_id)
+    _assess(db, run_id, dict(info.config), kb_extra, policy, _as_of(as_of) if as_of else None)
     out.print(run_id)
 
 
@@ -302,6 +346,7 @@ def import_evidence(
     console.print(f"run {run_id}: {count} domains imported from {file}")
     config = {"kb_extra": [str(p) for p in kb_extra or []]}
     _attribute(db, run_id, config)
+    _assess(db, run_id, config)
     out.print(run_id)
 
 

@@ -84,6 +84,8 @@ def test_origin_lookup_alone_attributes_networks(attributed: Attributed) -> None
         t = truth[domain]
         if t.get("hostile") or t.get("cdn") or t.get("web_network") not in ("ovh", "scaleway"):
             continue
+        if t.get("dnssec") not in ("signed", "unsigned"):
+            continue  # a broken DNSSEC chain: the resolver answers SERVFAIL, so there is no address
         obs = observation_from_evidence(domain, items)
         hosting = [d for d in attributor.attribute(obs) if d.role == "web-hosting"]
         assert [d.operator for d in hosting] == [

@@ -56,7 +56,7 @@ def _recorded(store_path: Path) -> int:
         return 0
 
 
-def _wait_for_progress(store_path: Path, at_least: int, timeout: float = 60) -> None:
+def _wait_for_progress(store_path: Path, at_least: int, timeout: float = 150) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if _recorded(store_path) >= at_least:

@@ -271,7 +271,14 @@ def _services(rng: random.Random, org: Org, domains: list[Domain]) -> list[dict[
             continue
         inverse = {v: k for k, v in CLAIMS.items()}
         claimed = inverse.get(actual, "OVHcloud") if rng.random() < 0.65 else rng.choice(sorted(CLAIMS))
-        org.services.append({"name": name, "data_classes": classes, "claimed_hosting": claimed})
+        org.services.append(
+            {
+                "name": name,
+                "data_classes": classes,
+                "claimed_hosting": claimed,
+                "role": role.replace("_", "-"),
+            }
+        )
         out.append(
             {
                 "name": name,

@@ -12,6 +12,7 @@ from souverain.portfolio.model import (
     KIND_ALIASES,
     KINDS,
     ROLES,
+    SERVICE_ROLES,
     DeclaredService,
     Domain,
     Organisation,
@@ -203,9 +204,25 @@ class _Builder:
                 )
                 continue
             hosting = item.get("claimed_hosting")
+            role = item.get("role")
+            if role is not None and role not in SERVICE_ROLES:
+                expected = ", ".join(SERVICE_ROLES)
+                self.fail(item_line, "services.role", f"unknown role {role!r} (expected {expected})")
+                continue
+            domain = item.get("domain")
+            if domain is not None:
+                try:
+                    domain = normalise_domain(str(domain))
+                except ValueError as exc:
+                    self.fail(item_line, "services.domain", str(exc))
+                    continue
             out.append(
                 DeclaredService(
-                    str(item["name"]).strip(), tuple(classes), str(hosting).strip() if hosting else None
+                    str(item["name"]).strip(),
+                    tuple(classes),
+                    str(hosting).strip() if hosting else None,
+                    role,
+                    domain,
                 )
             )
         return tuple(out)

@@ -26,6 +26,8 @@ KIND_ALIASES = {
 }
 ROLES = ("web", "mail", "other")
 DATA_CLASSES = ("sante", "nucleaire", "defense", "sensible-art31", "personnelles", "public")
+SERVICE_ROLES = ("mailbox", "web-hosting", "identity-suite", "dns-hosting", "mail-gateway", "cdn")
+"""Dependency roles a declared service can rest on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,10 @@ class DeclaredService:
     name: str
     data_classes: tuple[str, ...] = ()
     claimed_hosting: str | None = None
+    role: str | None = None
+    """Dependency role the service rests on (``mailbox``, ``web-hosting``…); compared with observations."""
+    domain: str | None = None
+    """Domain of the service (default: the organisation's first domain)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +77,13 @@ class Organisation:
             "domains": [{"name": d.name, "roles": sorted(d.roles)} for d in self.domains],
             "contacts": list(self.contacts),
             "services": [
-                {"name": s.name, "data_classes": list(s.data_classes), "claimed_hosting": s.claimed_hosting}
+                {
+                    "name": s.name,
+                    "data_classes": list(s.data_classes),
+                    "claimed_hosting": s.claimed_hosting,
+                    "role": s.role,
+                    "domain": s.domain,
+                }
                 for s in self.services
             ],
         }
@@ -87,7 +99,13 @@ class Organisation:
             domains=tuple(Domain(d["name"], frozenset(d["roles"])) for d in raw.get("domains", [])),
             contacts=tuple(raw.get("contacts", [])),
             services=tuple(
-                DeclaredService(s["name"], tuple(s.get("data_classes", [])), s.get("claimed_hosting"))
+                DeclaredService(
+                    s["name"],
+                    tuple(s.get("data_classes", [])),
+                    s.get("claimed_hosting"),
+                    s.get("role"),
+                    s.get("domain"),
+                )
                 for s in raw.get("services", [])
             ),
         )

@@ -19,8 +19,10 @@ import orjson
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from souverain import __version__
+from souverain.assessment.assess import render_finding
 from souverain.errors import InputError
 from souverain.kb.load import KB
+from souverain.policy.load import Policy, load_policy
 from souverain.portfolio import Organisation
 from souverain.report.summary import summarise_target
 from souverain.store import Store, TargetRow
@@ -119,6 +121,7 @@ def build_report(
     out_dir: Path,
     progress: Callable[[int, int], None] | None = None,
     kb: KB | None = None,
+    policy: Policy | None = None,
 ) -> ReportResult:
     """Write the report of ``run_id`` into ``out_dir`` (created if needed). ``kb`` names the operators and
     laws of the dependencies (ids are shown without it)."""
@@ -151,6 +154,10 @@ def build_report(
             elif row["siren"]:
                 deps_by_siren.setdefault(row["siren"], []).append(view)
             by_role.setdefault(row["role"], Counter())[row["operator"] or "undetermined"] += 1
+    assessment = store.latest_assessment(run_id)
+    if assessment is not None and policy is None:
+        policy = load_policy()
+    assessed = store.org_assessments_of(assessment["id"]) if assessment else {}
     for index, org in enumerate(orgs, start=1):
         org_targets = [by_domain[d.name] for d in org.domains if d.name in by_domain]
         evidence = store.evidence_for([t.id for t in org_targets])
@@ -159,11 +166,13 @@ def build_report(
             org.siren, []
         )
         doc = _org_document(run_id, org, domains, sorted(deps, key=_role_key), attribution)
+        doc.update(_assessment_keys(assessed.get(org.siren), assessment, policy))
         _write_json(out_dir / "orgs" / f"{org.siren}.json", doc)
         (out_dir / "orgs" / f"{org.siren}.html").write_text(
             org_template.render(org=org, doc=doc, run=run, version=__version__), encoding="utf-8"
         )
-        rows.append(_index_row(org, domains))
+        rows.append({**_index_row(org, domains), "score": doc.get("score"), "coverage": doc.get("coverage"),
+                     "provisional": doc.get("provisional")})  # fmt: skip
         if progress is not None:
             progress(index, len(orgs))
 
@@ -180,6 +189,12 @@ def build_report(
         "counts": dict(sorted(counts.items())),
         "probe_counts": store.probe_status_counts(run_id),
         "attribution": _attribution_meta(attribution),
+        "assessment": (
+            {k: assessment[k] for k in ("id", "methodology", "kb_version", "as_of", "created_at")}
+            | assessment["summary"]
+            if assessment
+            else None
+        ),
         "dependencies_by_role": {
             role: dict(c.most_common()) for role, c in sorted(by_role.items(), key=lambda kv: kv[0])
         },
@@ -200,6 +215,36 @@ def _domain_view(target: TargetRow, evidence: list[Any]) -> dict[str, Any]:
         "duration_ms": target.duration_ms,
         "summary": summarise_target(evidence),
         "evidence": [ev.to_dict() for ev in evidence],
+    }
+
+
+SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
+
+
+def _assessment_keys(
+    doc: dict[str, Any] | None, assessment: dict[str, Any] | None, policy: Policy | None
+) -> dict[str, Any]:
+    """The assessment of one organisation under the keys of the report's JSON."""
+    if doc is None or assessment is None:
+        empty: dict[str, Any] = {"levels": [], "findings": [], "history": []}
+        return {"score": None, "coverage": None, "assessment": None, **empty}
+    findings = sorted(
+        (render_finding(policy, f) for f in doc["findings"]) if policy else doc["findings"],
+        key=lambda f: (SEVERITY_ORDER.get(f["severity"], 9), f["rule"]),
+    )
+    return {
+        "assessment": {k: assessment[k] for k in ("id", "methodology", "kb_version", "as_of")}
+        | {"texts_from": policy.methodology if policy else None},
+        "score": doc["score"],
+        "coverage": doc["coverage"],
+        "provisional": doc["provisional"],
+        "worst_critical": doc["worst_critical"],
+        "roles": doc["roles"],
+        "levels": doc["levels"],
+        "findings": findings,
+        "history": doc.get("history", []),
+        "hygiene": doc["hygiene"],
+        "services": doc["services"],
     }
 
 

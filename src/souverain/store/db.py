@@ -19,9 +19,11 @@ from souverain.errors import RunNotFound, StoreError
 from souverain.evidence import Evidence
 from souverain.portfolio import Organisation
 from souverain.store.schema import (
+    assessments,
     attributions,
     dependencies,
     evidence,
+    org_assessments,
     organisations,
     run_organisations,
     runs,
@@ -218,6 +220,14 @@ class Store:
         with self.engine.connect() as conn:
             return {status: int(count) for status, count in conn.execute(query)}
 
+    def probe_statuses(self, run_id: int, probe: str) -> dict[int, tuple[str, str | None]]:
+        """Target id → (status, error) of one probe's evidence (without reading the payloads)."""
+        query = sa.select(evidence.c.target_id, evidence.c.status, evidence.c.error).where(
+            evidence.c.run_id == run_id, evidence.c.probe == probe
+        )
+        with self.engine.connect() as conn:
+            return {int(t): (str(s), e) for t, s, e in conn.execute(query)}
+
     def probe_status_counts(self, run_id: int) -> dict[str, dict[str, int]]:
         """Evidence count per probe and status for a run."""
         query = (
@@ -405,3 +415,70 @@ class Store:
                 item.update(orjson.loads(row["payload"]))
                 out.append(item)
         return out
+
+    # assessments -------------------------------------------------------------------------------------
+    def save_assessment(
+        self,
+        run_id: int,
+        attribution_id: int,
+        methodology: str,
+        kb_version: str,
+        as_of: str,
+        summary: dict[str, Any],
+        orgs: Sequence[dict[str, Any]],
+    ) -> int:
+        """Store a run's assessment (every organisation's document) in one transaction; returns its id."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                assessments.insert().values(
+                    run_id=run_id,
+                    attribution_id=attribution_id,
+                    methodology=methodology,
+                    kb_version=kb_version,
+                    as_of=as_of,
+                    created_at=time.time(),
+                    summary=dumps(summary),
+                )
+            )
+            key = result.inserted_primary_key
+            assert key is not None
+            assessment_id = int(key[0])
+            if orgs:
+                conn.execute(
+                    org_assessments.insert(),
+                    [
+                        {"assessment_id": assessment_id, "siren": o["siren"], "score": o["score"],
+                         "coverage": o["coverage"], "payload": dumps(o)}
+                        for o in orgs
+                    ],
+                )  # fmt: skip
+        return assessment_id
+
+    def latest_assessment(self, run_id: int) -> dict[str, Any] | None:
+        query = sa.select(assessments).where(assessments.c.run_id == run_id).order_by(assessments.c.id.desc())
+        with self.engine.connect() as conn:
+            row = conn.execute(query.limit(1)).mappings().first()
+        if row is None:
+            return None
+        out = dict(row)
+        out["summary"] = orjson.loads(out["summary"])
+        return out
+
+    def org_assessments_of(self, assessment_id: int) -> dict[str, dict[str, Any]]:
+        query = sa.select(org_assessments.c.siren, org_assessments.c.payload).where(
+            org_assessments.c.assessment_id == assessment_id
+        )
+        with self.engine.connect() as conn:
+            return {siren: orjson.loads(payload) for siren, payload in conn.execute(query)}
+
+    def previous_run_with_assessment(self, run_id: int) -> int | None:
+        """The latest earlier run that has an assessment."""
+        query = (
+            sa.select(assessments.c.run_id)
+            .where(assessments.c.run_id < run_id)
+            .order_by(assessments.c.run_id.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return int(row[0]) if row else None

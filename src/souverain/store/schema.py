@@ -113,3 +113,27 @@ dependencies = Table(
 )
 Index("ix_dependencies_attribution_target", dependencies.c.attribution_id, dependencies.c.target_id)
 Index("ix_dependencies_attribution_operator", dependencies.c.attribution_id, dependencies.c.operator)
+
+assessments = Table(
+    "assessments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+    Column("attribution_id", Integer, ForeignKey("attributions.id"), nullable=False),
+    Column("methodology", String(64), nullable=False),  # policy version + digest
+    Column("kb_version", String(32), nullable=False),
+    Column("as_of", String(10), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("summary", Text, nullable=False),  # JSON: national aggregates and trajectories
+)
+Index("ix_assessments_run", assessments.c.run_id)
+
+org_assessments = Table(
+    "org_assessments",
+    metadata,
+    Column("assessment_id", Integer, ForeignKey("assessments.id"), primary_key=True),
+    Column("siren", String(9), primary_key=True),
+    Column("score", Float),
+    Column("coverage", Float, nullable=False),
+    Column("payload", Text, nullable=False),  # JSON: levels, findings, hygiene, services, history
+)

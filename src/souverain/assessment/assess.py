@@ -1,0 +1,470 @@
+"""Assessment of one organisation: levels, score with coverage, findings (sovereignty, strategic data,
+declared vs observed, hygiene). A pure function of (organisation, its evidence, its dependencies, KB, policy,
+date); docs/methodology.md explains every rule and weight.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+from souverain.assessment.hygiene import Check, category_scores, check_domain
+from souverain.assessment.levels import Leveller, LevelResult
+from souverain.evidence import Evidence
+from souverain.kb.load import KB
+from souverain.policy.load import LEVELS, Policy
+from souverain.portfolio import Organisation
+
+__all__ = ["Assessor", "OrgAssessment", "Unit", "render_finding"]
+
+
+def render_finding(policy: Policy, finding: dict[str, Any]) -> dict[str, Any]:
+    """The finding with its title, explanation and remediation in French and English, and its basis."""
+    rule = policy.rules.get(finding["rule"])
+    if rule is None:
+        return {
+            **finding,
+            "title": {"fr": finding["rule"], "en": finding["rule"]},
+            "explanation": {"fr": "", "en": ""},
+            "remediation": {"fr": "", "en": ""},
+            "basis": [],
+        }
+    facts = _Facts(finding.get("facts") or {})
+    return {
+        **finding,
+        "title": rule.title,
+        "explanation": {lang: text.format_map(facts) for lang, text in rule.explanation.items()},
+        "remediation": rule.remediation,
+        "basis": list(rule.basis),
+    }
+
+
+RANK = {level: i for i, level in enumerate(LEVELS)}  # lower is better
+NONE_LOADED = "(no third party)"
+MIN_ROLES = (
+    "mailbox",
+    "identity-suite",
+    "mail-gateway",
+    "web-hosting",
+    "cdn",
+    "dns-hosting",
+    "certificate-authority",
+)
+"""Roles whose level is the worst of their dependencies (third parties are averaged)."""
+
+
+@dataclass(slots=True)
+class Unit:
+    """One place a role can be evaluated: a domain (or the organisation's contacts) for one role."""
+
+    role: str
+    key: str
+    applicable: bool = True
+    deps: list[dict[str, Any]] = field(default_factory=list)
+
+    def fraction(self) -> float:
+        if not self.deps:
+            return 0.0
+        return sum(1 for d in self.deps if d["level"] != "undetermined") / len(self.deps)
+
+
+@dataclass(slots=True)
+class OrgAssessment:
+    siren: str
+    score: float | None
+    coverage: float
+    provisional: bool
+    levels: list[dict[str, Any]]
+    roles: dict[str, dict[str, Any]]
+    worst_critical: dict[str, Any] | None
+    findings: list[dict[str, Any]]
+    hygiene: dict[str, Any]
+    services: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "siren": self.siren,
+            "score": self.score,
+            "coverage": self.coverage,
+            "provisional": self.provisional,
+            "worst_critical": self.worst_critical,
+            "roles": self.roles,
+            "levels": self.levels,
+            "findings": self.findings,
+            "hygiene": self.hygiene,
+            "services": self.services,
+        }
+
+
+def _norm(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", " ", text).strip()
+
+
+class Assessor:
+    def __init__(self, kb: KB, policy: Policy, leveller: Leveller) -> None:
+        self.kb, self.policy, self.leveller = kb, policy, leveller
+        self._claims: dict[str, str | None] = {}
+        names: list[tuple[str, str]] = []
+        for e in kb.entities.values():
+            for label in (e.id, e.name, *e.brands, *(o.name for o in e.offers)):
+                if label:
+                    names.append((_norm(label), e.id))
+        self._names = names
+
+    # -- declared hosting → KB entity ----------------------------------------------------------------------
+    def resolve_claim(self, text: str) -> str | None:
+        """The KB entity a declared hosting names: exact id/name/brand/offer, else a unique word prefix."""
+        if text in self._claims:
+            return self._claims[text]
+        n = _norm(text)
+        exact = {e for label, e in self._names if label == n}
+        found: str | None = None
+        if len(exact) == 1:
+            found = exact.pop()
+        elif len(exact) > 1:
+            found = None  # ambiguous: several entities carry this very name
+        else:
+            prefix = {
+                e
+                for label, e in self._names
+                if label and (n.startswith(label + " ") or label.startswith(n + " "))
+            }
+            if len(prefix) == 1:
+                found = prefix.pop()
+        self._claims[text] = found
+        return found
+
+    # -- findings ------------------------------------------------------------------------------------------
+    def finding(
+        self, rule_id: str, status: str, subject: str, facts: dict[str, Any], evidence: list[str]
+    ) -> dict[str, Any]:
+        """A finding as stored: the rule, its outcome and the facts; :func:`render_finding` adds the French
+        and English texts of the policy version that produced it."""
+        rule = self.policy.rules[rule_id]
+        return {
+            "rule": rule.id,
+            "family": rule.family,
+            "status": status,
+            "severity": rule.severity if status != "unknown" else "info",
+            "subject": subject,
+            "facts": facts,
+            "evidence": evidence,
+        }
+
+    def _label(self, entity: str | None) -> str:
+        if entity is None:
+            return "undetermined"
+        if entity == "self":
+            return "the organisation itself"
+        ent = self.kb.entities.get(entity)
+        return ent.label if ent else entity
+
+    # -- the organisation ----------------------------------------------------------------------------------
+    def assess(
+        self,
+        org: Organisation,
+        evidence: dict[str, dict[str, Evidence]],
+        dependencies: list[dict[str, Any]],
+    ) -> OrgAssessment:
+        """``evidence``: domain → probe → evidence; ``dependencies``: stored dependency rows of the org."""
+        levels = []
+        for dep in dependencies:
+            lv = self.leveller.level(dep)
+            levels.append(self._level_row(dep, lv))
+        units = self._units(org, evidence, levels)
+        score, coverage, roles = self._score(units)
+        findings: list[dict[str, Any]] = []
+        for row in levels:
+            if row["role"] in self.policy.critical:
+                findings += self._sovereignty(row)
+        services = [self._service(org, s, levels, findings) for s in org.services]
+        checks: list[Check] = []
+        hygiene: dict[str, Any] = {"domains": {}}
+        for domain in org.domains:
+            ev = evidence.get(domain.name)
+            if ev is None:
+                continue
+            dchecks = check_domain(domain.name, domain.roles, ev, self.policy)
+            checks += dchecks
+            hygiene["domains"][domain.name] = {
+                "scores": category_scores(dchecks),
+                "checks": [c.to_dict() for c in dchecks],
+            }
+            for c in dchecks:
+                if c.status in ("fail", "warn"):
+                    findings.append(
+                        self.finding(
+                            c.rule,
+                            c.status,
+                            domain.name,
+                            {"subject": domain.name, "detail": c.detail},
+                            [c.evidence],
+                        )
+                    )
+        hygiene["scores"] = category_scores(checks)
+        worst = self._worst(levels)
+        return OrgAssessment(
+            siren=org.siren,
+            score=score,
+            coverage=coverage,
+            provisional=coverage < self.policy.provisional_below,
+            levels=levels,
+            roles=roles,
+            worst_critical=worst,
+            findings=findings,
+            hygiene=hygiene,
+            services=services,
+        )
+
+    def _level_row(self, dep: dict[str, Any], lv: LevelResult) -> dict[str, Any]:
+        role = "third-party" if dep.get("scope") == "page" else dep["role"]
+        return {
+            "domain": dep.get("domain"),
+            "scope": dep.get("scope"),
+            "role": role,
+            "kind": dep["role"],
+            "subject": dep["subject"],
+            "operator": dep.get("operator"),
+            "infrastructure": dep.get("infrastructure"),
+            "level": lv.level,
+            "why": lv.why,
+            "laws": list(lv.laws),
+            "via": list(lv.via),
+            "critical": role in self.policy.critical,
+        }
+
+    def _units(
+        self, org: Organisation, evidence: dict[str, dict[str, Evidence]], levels: list[dict[str, Any]]
+    ) -> list[Unit]:
+        units: dict[tuple[str, str], Unit] = {}
+
+        def unit(role: str, key: str, applicable: bool = True) -> None:
+            units[(role, key)] = Unit(role, key, applicable)
+
+        for domain in org.domains:
+            ev = evidence.get(domain.name, {})
+            dns, tls, page = ev.get("dns"), ev.get("tls"), ev.get("page")
+            unit("dns-hosting", domain.name, not (dns is not None and dns.status == "not-found"))
+            if "mail" in domain.roles:
+                no_mail = (
+                    dns is not None
+                    and dns.status == "ok"
+                    and (dns.data.get("null_mx") or not dns.data.get("mx_hosts"))
+                )
+                unit("mailbox", domain.name, not no_mail)
+            if "web" in domain.roles:
+                no_web = tls is not None and tls.status == "not-applicable"
+                unit("web-hosting", domain.name, not no_web)
+                no_ca = no_web or (tls is not None and tls.status in ("error", "refused"))
+                unit("certificate-authority", domain.name, not no_ca)
+                unit(
+                    "third-party",
+                    domain.name,
+                    not (no_web or (page is not None and _page_not_applicable(page))),
+                )
+        if any(row["scope"] == "contact" for row in levels):
+            unit("mailbox", "contacts")
+        for row in levels:
+            key = row["domain"] or "contacts"
+            u = units.get((row["role"], key))
+            if u is None:  # optional roles (CDN, gateway, identity) exist where observed
+                u = units[(row["role"], key)] = Unit(row["role"], key)
+            u.deps.append(row)
+        # a third-party unit whose page was read and loads no third party is fully evaluated (nothing to fear)
+        for (role, key), u in units.items():
+            page = evidence.get(key, {}).get("page")
+            if role == "third-party" and not u.deps and page is not None and page.status == "ok":
+                u.deps.append({"level": "qualified", "role": "third-party", "subject": NONE_LOADED})
+        return [u for u in units.values() if u.applicable]
+
+    def _score(self, units: list[Unit]) -> tuple[float | None, float, dict[str, dict[str, Any]]]:
+        weights = self.policy.weights
+        points = self.policy.points
+        roles: dict[str, dict[str, Any]] = {}
+        total = evaluated = weighted = 0.0
+        for role in sorted({u.role for u in units}):
+            w = weights.get(role, 0.0)
+            runits = [u for u in units if u.role == role]
+            cov = sum(u.fraction() for u in runits) / len(runits)
+            determined = [d for u in runits for d in u.deps if d["level"] != "undetermined"]
+            if determined:
+                if role in MIN_ROLES:
+                    level = max((d["level"] for d in determined), key=lambda lv: RANK[lv])
+                    pts = float(points[level])
+                else:
+                    pts = sum(points[d["level"]] for d in determined) / len(determined)
+                    level = max((d["level"] for d in determined), key=lambda lv: RANK[lv])
+            else:
+                level, pts = "undetermined", 0.0
+            if determined and all(d.get("subject") == NONE_LOADED for d in determined):
+                level = "none"  # the page was read and loads no third party
+            roles[role] = {"level": level, "points": round(pts, 1), "coverage": round(cov, 4), "weight": w}
+            total += w
+            evaluated += w * cov
+            weighted += w * cov * pts
+        score = round(weighted / evaluated, 1) if evaluated else None
+        coverage = round(evaluated / total, 4) if total else 0.0
+        return score, coverage, roles
+
+    def _worst(self, levels: list[dict[str, Any]]) -> dict[str, Any] | None:
+        critical = [r for r in levels if r["critical"] and r["level"] != "undetermined"]
+        if not critical:
+            return None
+        worst = max(critical, key=lambda r: (RANK[r["level"]], self.policy.weights.get(r["role"], 0)))
+        return {k: worst[k] for k in ("role", "subject", "domain", "operator", "level", "why")}
+
+    def _sovereignty(self, row: dict[str, Any]) -> list[dict[str, Any]]:
+        facts = {
+            "role": row["role"],
+            "subject": row["subject"],
+            "operator": self._label(row["operator"]),
+            "laws": ", ".join(self.kb.laws[lw].name for lw in row["laws"] if lw in self.kb.laws),
+            "via": " → ".join(self._label(v) for v in row["via"]),
+            "why": row["why"],
+        }
+        refs = [f"dependency:{row['domain'] or 'contacts'}:{row['kind']}:{row['subject']}"]
+        if row["level"] == "extraterritorial":
+            return [self.finding("SOV-EXTRATERRITORIAL", "fail", row["subject"], facts, refs)]
+        if row["level"] == "exposed":
+            return [self.finding("SOV-EXPOSED", "warn", row["subject"], facts, refs)]
+        if row["level"] == "undetermined":
+            return [self.finding("SOV-UNDETERMINED", "unknown", row["subject"], facts, refs)]
+        return []
+
+    def _service(
+        self, org: Organisation, service: Any, levels: list[dict[str, Any]], findings: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        domain = service.domain or (org.domains[0].name if org.domains else None)
+        claimed = self.resolve_claim(service.claimed_hosting) if service.claimed_hosting else None
+        out: dict[str, Any] = {
+            "name": service.name,
+            "data_classes": list(service.data_classes),
+            "claimed_hosting": service.claimed_hosting,
+            "claimed_entity": claimed,
+            "role": service.role,
+            "domain": domain,
+            "observed": None,
+            "level": None,
+        }
+        if service.role is None or domain is None:
+            if service.claimed_hosting:
+                reason = "the service's role is not declared" if domain else "the organisation has no domain"
+                findings.append(self._unverifiable(service.name, service.claimed_hosting, reason, []))
+            out["level"] = "undetermined"
+            undetermined = LevelResult("undetermined", "the service's role or domain is not declared")
+            self._data_rules(service, None, undetermined, findings, [])
+            return out
+        rows = [
+            r for r in levels if r["domain"] == domain and r["kind"] == service.role and r["scope"] != "page"
+        ]
+        determined = [r for r in rows if r["operator"] is not None]
+        row = max(determined, key=lambda r: RANK[r["level"]]) if determined else (rows[0] if rows else None)
+        ref = [f"dependency:{domain}:{service.role}"]
+        observed = row["operator"] if row else None
+        out["observed"] = observed
+        if service.claimed_hosting:
+            if claimed is None:
+                reason = "the declared provider is not in the knowledge base"
+                findings.append(self._unverifiable(service.name, service.claimed_hosting, reason, ref))
+            elif observed is None:
+                reason = f"the {service.role} of {domain} is undetermined"
+                findings.append(self._unverifiable(service.name, self._label(claimed), reason, ref))
+            elif observed != claimed:
+                findings.append(
+                    self.finding(
+                        "DECL-MISMATCH",
+                        "fail",
+                        service.name,
+                        {
+                            "service": service.name,
+                            "claimed": self._label(claimed),
+                            "observed": self._label(observed),
+                            "role": service.role,
+                            "subject": domain,
+                        },
+                        ref,
+                    )
+                )
+        if row is None or row["operator"] is None:
+            level = LevelResult("undetermined", "no observed dependency for the service")
+        else:
+            declared = claimed is not None and claimed == row["operator"]
+            level = self.leveller.level(
+                {
+                    "operator": row["operator"],
+                    "infrastructure": row["infrastructure"],
+                    "role": service.role,
+                    "exposures": self._exposures(row),
+                },
+                declared_offer=declared,
+            )
+        out["level"] = level.level
+        out["why"] = level.why
+        self._data_rules(service, row, level, findings, ref)
+        return out
+
+    def _unverifiable(self, service: str, claimed: str, reason: str, ref: list[str]) -> dict[str, Any]:
+        facts = {"service": service, "claimed": claimed, "reason": reason}
+        return self.finding("DECL-UNVERIFIABLE", "unknown", service, facts, ref)
+
+    def _exposures(self, row: dict[str, Any]) -> list[dict[str, Any]]:
+        return [{"law": lw, "via": row["via"]} for lw in row["laws"]]
+
+    def _data_rules(
+        self,
+        service: Any,
+        row: dict[str, Any] | None,
+        level: LevelResult,
+        findings: list[dict[str, Any]],
+        ref: list[str],
+    ) -> None:
+        classes = set(service.data_classes)
+        operator = row["operator"] if row else None
+        facts = {
+            "service": service.name,
+            "classes": ", ".join(service.data_classes),
+            "operator": self._label(operator),
+            "level": level.level,
+            "laws": ", ".join(self.kb.laws[lw].name for lw in level.laws if lw in self.kb.laws),
+            "extra": "",
+        }
+        for rule in self.policy.rules.values():
+            if rule.family != "strategic-data" or not classes & set(rule.data_classes):
+                continue
+            if operator is None:
+                findings.append(self.finding(rule.id, "unknown", service.name, facts, ref))
+            elif rule.id == "DATA-SENSITIVE-QUALIFIED":
+                own = operator == "self" and level.level in ("european", "qualified")
+                if not own and level.level != "qualified":
+                    findings.append(self.finding(rule.id, "fail", service.name, facts, ref))
+            elif rule.id == "DATA-HEALTH-HDS":
+                host = (row or {}).get("infrastructure") if operator == "self" else operator
+                if host is None:  # run by the body on a network nobody could name: cannot tell
+                    findings.append(self.finding(rule.id, "unknown", service.name, facts, ref))
+                elif not self._hds(host):
+                    findings.append(self.finding(rule.id, "fail", service.name, facts, ref))
+            elif rule.id == "DATA-PERSONAL-EXTRATERRITORIAL" and level.level == "extraterritorial":
+                findings.append(self.finding(rule.id, "warn", service.name, facts, ref))
+
+    def _hds(self, entity: str) -> bool:
+        ent = self.kb.entities.get(entity)
+        if ent is None:
+            return False
+        return any(
+            c.scheme == "hds" and c.status == "certified" and c.active(self.leveller.on)
+            for o in ent.offers
+            for c in o.certifications
+        )
+
+
+def _page_not_applicable(page: Evidence) -> bool:
+    """No final page to read, or robots.txt forbids it (a page skipped for lack of time is a gap, not n/a)."""
+    return page.status == "not-applicable" or (page.status == "skipped" and "robots" in (page.error or ""))
+
+
+class _Facts(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "?"

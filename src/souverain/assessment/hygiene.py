@@ -1,0 +1,364 @@
+"""Security hygiene checks per domain, from stored evidence, against the policy's baseline profile.
+
+Each check has a status: ``pass``, ``fail``, ``warn`` (passes a weaker form), ``not-applicable`` (the domain
+has no web site, receives no mail…) or ``unknown`` (the evidence needed is missing or failed). Category scores
+(web, mail) follow Internet.nl: required checks only, ``passed / applicable`` (warn counts half); recommended
+checks are reported, not scored. DNS checks count in both categories of the domain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from souverain.evidence import Evidence
+from souverain.policy.load import Policy
+
+__all__ = ["Check", "category_scores", "check_domain"]
+
+PASS, FAIL, WARN, NA, UNKNOWN = "pass", "fail", "warn", "not-applicable", "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    rule: str
+    category: str
+    required: bool
+    status: str
+    detail: str
+    evidence: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "category": self.category,
+            "required": self.required,
+            "status": self.status,
+            "detail": self.detail,
+            "evidence": self.evidence,
+        }
+
+
+def _ok(ev: Evidence | None) -> bool:
+    return ev is not None and ev.status == "ok"
+
+
+class _Checks:
+    def __init__(self, domain: str, policy: Policy) -> None:
+        self.domain, self.policy, self.out = domain, policy, []  # type: ignore[var-annotated]
+
+    def add(self, rule: str, status: str, detail: str, evidence: str) -> None:
+        r = self.policy.rules[rule]
+        self.out.append(
+            Check(rule, r.category or "", r.required, status, detail, f"{self.domain}:{evidence}")
+        )
+
+
+def _first_endpoint(tls: Evidence | None) -> dict[str, Any] | None:
+    if tls is None:
+        return None
+    for ep in tls.data.get("endpoints") or []:
+        if ep.get("status") == "ok":
+            return dict(ep)
+    return None
+
+
+def _web(c: _Checks, ev: dict[str, Evidence], baseline: dict[str, Any]) -> None:
+    tls, http = ev.get("tls"), ev.get("http")
+    if tls is not None and tls.status == "not-applicable":
+        for rule in TLS_RULES + HTTP_RULES:
+            c.add(rule, NA, "no address for the web host", "tls")
+        return
+    ep = _first_endpoint(tls)
+    if tls is None or http is None:
+        status, detail = UNKNOWN, "TLS or HTTP evidence missing"
+    elif ep is None:
+        status, detail = FAIL, f"no TLS answer ({tls.error or tls.status})"
+    else:
+        status, detail = PASS, f"HTTPS answers ({ep.get('version')})"
+    c.add("WEB-HTTPS", status, detail, "tls.endpoints")
+    if ep is None:  # the missing HTTPS is the failure (WEB-HTTPS); the TLS details cannot be tested
+        for rule in (
+            "WEB-TLS-VERSIONS",
+            "WEB-TLS-CIPHER",
+            "WEB-CERT-VALID",
+            "WEB-CERT-HOSTNAME",
+            "WEB-CERT-KEY",
+        ):
+            c.add(rule, UNKNOWN if status == UNKNOWN else NA, "no TLS endpoint", "tls.endpoints")
+    else:
+        accepted = (ep.get("versions") or {}).get("accepted") or {}
+        forbidden = [v for v in baseline.get("protocols", {}).get("forbidden", []) if accepted.get(v)]
+        wanted = [v for v in baseline.get("protocols", {}).get("required_any", []) if accepted.get(v)]
+        if forbidden:
+            c.add("WEB-TLS-VERSIONS", FAIL, f"accepts {', '.join(forbidden)}", "tls.endpoints[0].versions")
+        elif not wanted:
+            c.add(
+                "WEB-TLS-VERSIONS", FAIL, "accepts neither TLS 1.2 nor TLS 1.3", "tls.endpoints[0].versions"
+            )
+        else:
+            c.add("WEB-TLS-VERSIONS", PASS, f"accepts {', '.join(wanted)} only", "tls.endpoints[0].versions")
+        c.add("WEB-TLS-CIPHER", *_cipher(ep, baseline), "tls.endpoints[0].cipher")
+        if ep.get("chain_valid"):
+            c.add(
+                "WEB-CERT-VALID", PASS, "chain valid against the trust store", "tls.endpoints[0].chain_valid"
+            )
+        else:
+            c.add(
+                "WEB-CERT-VALID",
+                FAIL,
+                str(ep.get("validation_error") or "chain not valid")[:160],
+                "tls.endpoints[0].validation_error",
+            )
+        if ep.get("hostname_match"):
+            c.add(
+                "WEB-CERT-HOSTNAME",
+                PASS,
+                "the certificate covers the name",
+                "tls.endpoints[0].hostname_match",
+            )
+        else:
+            c.add(
+                "WEB-CERT-HOSTNAME",
+                FAIL,
+                "the certificate does not cover the name",
+                "tls.endpoints[0].hostname_match",
+            )
+        c.add("WEB-CERT-KEY", *_key(ep, baseline), "tls.endpoints[0].chain[0]")
+    _http(c, http)
+
+
+def _cipher(ep: dict[str, Any], baseline: dict[str, Any]) -> tuple[str, str]:
+    cipher = str(ep.get("cipher") or "")
+    spec = baseline.get("ciphers") or {}
+    if not cipher:
+        return UNKNOWN, "cipher not recorded"
+    if any(bad.lower() in cipher.lower() for bad in spec.get("forbidden_substrings") or []):
+        return FAIL, f"{cipher} is forbidden by the baseline"
+    if cipher in (spec.get("tls13") or []) or cipher in (spec.get("tls12_recommended") or []):
+        return PASS, f"{cipher} is recommended"
+    if cipher in (spec.get("tls12_acceptable") or []) or cipher in (spec.get("tls13_acceptable") or []):
+        return WARN, f"{cipher} is acceptable, not recommended"
+    return FAIL, f"{cipher} is not in the baseline"
+
+
+def _key(ep: dict[str, Any], baseline: dict[str, Any]) -> tuple[str, str]:
+    chain = ep.get("chain") or []
+    if not chain:
+        return UNKNOWN, "no certificate"
+    leaf = chain[0]
+    kind, size = str(leaf.get("key_type") or ""), int(leaf.get("key_size") or 0)
+    cert = baseline.get("certificate") or {}
+    need = (
+        int(cert.get("min_ec_bits") or 256)
+        if kind.startswith("EC")
+        else int(cert.get("min_rsa_bits") or 2048)
+    )
+    if kind.startswith(("EC", "RSA")):
+        return (PASS if size >= need else FAIL), f"{kind} {size} bits (minimum {need})"
+    return PASS if kind in ("Ed25519", "Ed448") else UNKNOWN, f"{kind or 'unknown key'} {size} bits"
+
+
+HTTP_RULES = (
+    "WEB-HTTPS-REDIRECT",
+    "WEB-HSTS",
+    "WEB-HDR-CSP",
+    "WEB-HDR-FRAME",
+    "WEB-HDR-NOSNIFF",
+    "WEB-HDR-REFERRER",
+)
+TLS_RULES = (
+    "WEB-HTTPS",
+    "WEB-TLS-VERSIONS",
+    "WEB-TLS-CIPHER",
+    "WEB-CERT-VALID",
+    "WEB-CERT-HOSTNAME",
+    "WEB-CERT-KEY",
+)
+
+
+def _http(c: _Checks, http: Evidence | None) -> None:
+    if not _ok(http):
+        reason = "HTTP evidence missing" if http is None else f"HTTP failed ({http.error or http.status})"
+        for rule in HTTP_RULES:
+            c.add(rule, UNKNOWN, reason, "http")
+        return
+    assert http is not None
+    d = http.data
+    if d.get("http_redirects_to_https") and d.get("https_same_host", True):
+        c.add("WEB-HTTPS-REDIRECT", PASS, "http:// redirects to https://", "http.hops")
+    elif d.get("http_redirects_to_https"):
+        c.add("WEB-HTTPS-REDIRECT", WARN, "redirects to HTTPS on another name", "http.hops")
+    else:
+        c.add("WEB-HTTPS-REDIRECT", FAIL, "http:// does not redirect to https://", "http.hops")
+    headers = d.get("headers") or {}
+    hsts = headers.get("hsts") or {}
+    max_age = hsts.get("max_age")
+    if hsts.get("valid") and isinstance(max_age, int) and max_age >= c.policy.hsts_min_max_age:
+        c.add("WEB-HSTS", PASS, f"max-age={max_age}", "http.headers.hsts")
+    elif hsts.get("valid"):
+        c.add(
+            "WEB-HSTS", WARN, f"max-age={max_age} is under {c.policy.hsts_min_max_age}", "http.headers.hsts"
+        )
+    else:
+        c.add("WEB-HSTS", FAIL, "no valid Strict-Transport-Security", "http.headers.hsts")
+    sec = {str(k).lower(): str(v) for k, v in (headers.get("security") or {}).items()}
+    csp = sec.get("content-security-policy", "")
+    c.add("WEB-HDR-CSP", PASS if csp else FAIL, "set" if csp else "absent", "http.headers.security")
+    xfo = sec.get("x-frame-options", "").strip().upper()
+    framing = xfo in ("DENY", "SAMEORIGIN") or "frame-ancestors" in csp
+    c.add(
+        "WEB-HDR-FRAME",
+        PASS if framing else FAIL,
+        xfo or ("frame-ancestors" if framing else "absent"),
+        "http.headers.security",
+    )
+    nosniff = bool(headers.get("x_content_type_options_nosniff"))
+    c.add(
+        "WEB-HDR-NOSNIFF",
+        PASS if nosniff else FAIL,
+        "nosniff" if nosniff else "absent",
+        "http.headers.security",
+    )
+    ref = sec.get("referrer-policy", "").strip().lower()
+    good = {"no-referrer", "same-origin", "strict-origin", "strict-origin-when-cross-origin"}
+    c.add(
+        "WEB-HDR-REFERRER",
+        PASS if ref in good else (WARN if ref else FAIL),
+        ref or "absent",
+        "http.headers.security",
+    )
+
+
+def _dns(c: _Checks, dns: Evidence | None) -> None:
+    if dns is None or dns.status != "ok":
+        reason = "DNS evidence missing" if dns is None else f"DNS failed ({dns.error or dns.status})"
+        c.add("DNS-DNSSEC", UNKNOWN if dns is None else FAIL, reason, "dns")
+        c.add("DNS-CAA", UNKNOWN, reason, "dns")
+        return
+    ad = dns.data.get("ad") or {}
+    signed = bool(ad.get("SOA") or ad.get("A"))
+    c.add(
+        "DNS-DNSSEC",
+        PASS if signed else FAIL,
+        "validated (AD flag)" if signed else "not validated (no AD flag)",
+        "dns.ad",
+    )
+    caa = ((dns.data.get("queries") or {}).get("CAA") or {}).get("rrs") or []
+    c.add("DNS-CAA", PASS if caa else FAIL, f"{len(caa)} record(s)" if caa else "absent", "dns.queries.CAA")
+
+
+def _mail(c: _Checks, ev: dict[str, Evidence]) -> None:
+    dns = ev.get("dns")
+    if dns is not None and dns.status == "ok" and (dns.data.get("null_mx") or not dns.data.get("mx_hosts")):
+        for rule in ("MAIL-DKIM", "MAIL-MTA-STS", "MAIL-TLS-RPT"):
+            c.add(rule, NA, "the domain receives no mail (no MX or null MX)", "dns.mx_hosts")
+    spf, dmarc = ev.get("spf"), ev.get("dmarc")
+    if spf is None:
+        for rule in ("MAIL-SPF", "MAIL-SPF-ALL", "MAIL-SPF-LIMITS"):
+            c.add(rule, UNKNOWN, "SPF evidence missing", "spf")
+    elif spf.status != "ok" or not spf.data.get("record"):
+        c.add("MAIL-SPF", FAIL, "no SPF record" if spf.status == "not-found" else f"SPF {spf.status}", "spf")
+        c.add("MAIL-SPF-ALL", NA, "no SPF record", "spf")
+        c.add("MAIL-SPF-LIMITS", NA, "no SPF record", "spf")
+    else:
+        c.add("MAIL-SPF", PASS, str(spf.data["record"])[:120], "spf.record")
+        q = spf.data.get("all")
+        c.add("MAIL-SPF-ALL", FAIL if q == "+" else PASS, f"all qualifier {q or 'absent'}", "spf.all")
+        over = (
+            spf.data.get("lookups_exceeded")
+            or spf.data.get("void_lookups_exceeded")
+            or spf.data.get("permerror")
+        )
+        c.add(
+            "MAIL-SPF-LIMITS",
+            FAIL if over else PASS,
+            f"{spf.data.get('dns_lookups')} lookups, {spf.data.get('void_lookups')} void",
+            "spf.dns_lookups",
+        )
+    if dmarc is None:
+        c.add("MAIL-DMARC", UNKNOWN, "DMARC evidence missing", "dmarc")
+        c.add("MAIL-DMARC-POLICY", UNKNOWN, "DMARC evidence missing", "dmarc")
+    else:
+        rec = dmarc.data.get("record") or {}
+        if dmarc.status != "ok" or not rec.get("valid"):
+            c.add("MAIL-DMARC", FAIL, "no valid DMARC record", "dmarc.record")
+            c.add("MAIL-DMARC-POLICY", FAIL, "no DMARC policy", "dmarc.record")
+        else:
+            c.add("MAIL-DMARC", PASS, str(rec.get("raw"))[:120], "dmarc.record")
+            pol, pct = rec.get("effective_policy"), rec.get("pct", 100)
+            if pol in ("quarantine", "reject") and (pct is None or pct >= 100):
+                c.add("MAIL-DMARC-POLICY", PASS, f"p={pol}", "dmarc.record.effective_policy")
+            elif pol in ("quarantine", "reject"):
+                c.add("MAIL-DMARC-POLICY", WARN, f"p={pol} on pct={pct} only", "dmarc.record.pct")
+            else:
+                c.add("MAIL-DMARC-POLICY", FAIL, f"p={pol}", "dmarc.record.effective_policy")
+    if any(ch.rule == "MAIL-DKIM" for ch in c.out):
+        return
+    dkim, sts, rpt = ev.get("dkim"), ev.get("mta-sts"), ev.get("tls-rpt")
+    c.add(
+        "MAIL-DKIM",
+        UNKNOWN if dkim is None else (PASS if dkim.status == "ok" else FAIL),
+        "evidence missing"
+        if dkim is None
+        else f"{dkim.data.get('keys_found', 0)} key(s) found among the common selectors",
+        "dkim.selectors",
+    )
+    if sts is None:
+        c.add("MAIL-MTA-STS", UNKNOWN, "evidence missing", "mta-sts")
+    else:
+        mode = ((sts.data.get("policy") or {}).get("mode")) if sts.status == "ok" else None
+        c.add(
+            "MAIL-MTA-STS",
+            PASS if mode == "enforce" else (WARN if mode else FAIL),
+            f"mode {mode}" if mode else "no policy",
+            "mta-sts.policy",
+        )
+    if rpt is None:
+        c.add("MAIL-TLS-RPT", UNKNOWN, "evidence missing", "tls-rpt")
+    else:
+        valid = rpt.status == "ok" and (rpt.data.get("record") or {}).get("valid")
+        c.add(
+            "MAIL-TLS-RPT",
+            PASS if valid else FAIL,
+            "valid record" if valid else "absent or invalid",
+            "tls-rpt.record",
+        )
+
+
+def check_domain(
+    domain: str, roles: frozenset[str], evidence: dict[str, Evidence], policy: Policy
+) -> list[Check]:
+    """Every hygiene check of one domain (web checks for web domains, mail checks for mail domains)."""
+    c = _Checks(domain, policy)
+    baseline = policy.baselines.get(policy.tls_baseline) or {}
+    if "web" in roles:
+        _web(c, evidence, baseline)
+    _dns(c, evidence.get("dns"))
+    if "mail" in roles:
+        _mail(c, evidence)
+    return list(c.out)
+
+
+def category_scores(checks: list[Check]) -> dict[str, dict[str, Any]]:
+    """Per category (web, mail): score 0–100 over required applicable checks (warn = half), counts."""
+    counts: dict[str, dict[str, int]] = {}
+    for ch in checks:
+        if ch.required:
+            c = counts.setdefault(ch.category, {PASS: 0, FAIL: 0, WARN: 0, UNKNOWN: 0, NA: 0})
+            c[ch.status] = c.get(ch.status, 0) + 1
+    dns = counts.get("dns", {})
+    out: dict[str, dict[str, Any]] = {}
+    for category in ("web", "mail"):
+        if category not in counts:
+            continue
+        c = {k: counts[category].get(k, 0) + dns.get(k, 0) for k in (PASS, FAIL, WARN, UNKNOWN)}
+        decided = c[PASS] + c[FAIL] + c[WARN]
+        out[category] = {
+            "score": round(100 * (c[PASS] + 0.5 * c[WARN]) / decided, 1) if decided else None,
+            "passed": c[PASS],
+            "failed": c[FAIL],
+            "warned": c[WARN],
+            "unknown": c[UNKNOWN],
+        }
+    return out

@@ -1,0 +1,85 @@
+"""Hygiene checks on crafted evidence, for the cases the lab world does not produce (a weak key, a forbidden
+cipher, a missing DKIM…) and for the scoring of categories."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from souverain.assessment.hygiene import category_scores, check_domain
+from souverain.evidence import Evidence, Status
+from souverain.policy.load import Policy
+
+
+def tls(
+    cipher: str = "TLS_AES_256_GCM_SHA384",
+    key: tuple[str, int] = ("EC-secp256r1", 256),
+    accepted: dict[str, bool] | None = None,
+) -> Evidence:
+    ep = {
+        "status": "ok",
+        "version": "TLSv1.3",
+        "cipher": cipher,
+        "chain_valid": True,
+        "hostname_match": True,
+        "chain": [{"key_type": key[0], "key_size": key[1]}],
+        "versions": {
+            "accepted": accepted or {"TLSv1": False, "TLSv1.1": False, "TLSv1.2": True, "TLSv1.3": True}
+        },
+    }
+    return Evidence("tls", "a.fr", Status.OK, {"endpoints": [ep]})
+
+
+def status(
+    policy: Policy, ev: dict[str, Evidence], rule: str, roles: frozenset[str] = frozenset({"web"})
+) -> Any:
+    return {c.rule: c.status for c in check_domain("a.fr", roles, ev, policy)}[rule]
+
+
+def test_key_sizes(policy: Policy) -> None:
+    assert status(policy, {"tls": tls()}, "WEB-CERT-KEY") == "pass"
+    assert status(policy, {"tls": tls(key=("RSA", 1024))}, "WEB-CERT-KEY") == "fail"
+    assert status(policy, {"tls": tls(key=("RSA", 2048))}, "WEB-CERT-KEY") == "pass"
+
+
+def test_ciphers_against_the_anssi_baseline(policy: Policy) -> None:
+    assert status(policy, {"tls": tls()}, "WEB-TLS-CIPHER") == "pass"
+    assert status(policy, {"tls": tls("ECDHE-RSA-AES256-GCM-SHA384")}, "WEB-TLS-CIPHER") == "pass"
+    assert status(policy, {"tls": tls("DES-CBC3-SHA")}, "WEB-TLS-CIPHER") == "fail"
+    assert status(policy, {"tls": tls("AES256-SHA")}, "WEB-TLS-CIPHER") == "fail"  # no forward secrecy
+
+
+def test_versions(policy: Policy) -> None:
+    old = {"TLSv1": True, "TLSv1.1": False, "TLSv1.2": True, "TLSv1.3": False}
+    assert status(policy, {"tls": tls(accepted=old)}, "WEB-TLS-VERSIONS") == "fail"
+
+
+def test_no_https_fails_once(policy: Policy) -> None:
+    refused = Evidence("tls", "a.fr", Status.REFUSED, {"endpoints": [{"status": "refused"}]}, error="refused")
+    http = Evidence("http", "a.fr", Status.OK, {"http_redirects_to_https": False, "headers": {}})
+    checks = {
+        c.rule: c.status
+        for c in check_domain("a.fr", frozenset({"web"}), {"tls": refused, "http": http}, policy)
+    }
+    assert checks["WEB-HTTPS"] == "fail"
+    assert checks["WEB-CERT-KEY"] == checks["WEB-TLS-VERSIONS"] == "not-applicable"
+    assert checks["WEB-HTTPS-REDIRECT"] == "fail"
+
+
+def test_mail_checks_and_scores(policy: Policy) -> None:
+    dns = Evidence("dns", "a.fr", Status.OK, {"mx_hosts": [{"host": "mx.a.fr"}], "ad": {}, "queries": {}})
+    spf = Evidence("spf", "a.fr", Status.OK, {"record": "v=spf1 +all", "all": "+", "dns_lookups": 0})
+    dmarc = Evidence(
+        "dmarc",
+        "a.fr",
+        Status.OK,
+        {"record": {"valid": True, "raw": "v=DMARC1; p=reject", "effective_policy": "reject", "pct": 100}},
+    )
+    dkim = Evidence("dkim", "a.fr", Status.NOT_FOUND, {"keys_found": 0})
+    ev = {"dns": dns, "spf": spf, "dmarc": dmarc, "dkim": dkim}
+    checks = check_domain("a.fr", frozenset({"mail"}), ev, policy)
+    by = {c.rule: c.status for c in checks}
+    assert by["MAIL-SPF"] == "pass" and by["MAIL-SPF-ALL"] == "fail" and by["MAIL-DMARC-POLICY"] == "pass"
+    assert by["MAIL-DKIM"] == "fail" and by["MAIL-MTA-STS"] == "unknown" and by["DNS-DNSSEC"] == "fail"
+    scores = category_scores(checks)["mail"]
+    # required and decided: SPF, SPF-ALL, SPF-LIMITS, DMARC, DMARC-POLICY, DKIM, DNSSEC → 4 passed of 7
+    assert (scores["passed"], scores["failed"]) == (4, 3) and scores["score"] == round(100 * 4 / 7, 1)
