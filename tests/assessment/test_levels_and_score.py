@@ -188,7 +188,7 @@ def dependency_sets(draw: Any) -> list[dict[str, Any]]:
     return out
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(deps=dependency_sets(), role=st.sampled_from([*ROLES, "third-party"]))
 def test_adding_an_extraterritorial_dependency_never_raises_the_score(
     assessor: Assessor, deps: list[dict[str, Any]], role: str
@@ -208,7 +208,7 @@ def test_adding_an_extraterritorial_dependency_never_raises_the_score(
 PROBES = ["dns", "tls", "http", "page", "spf", "dmarc", "dkim"]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(deps=dependency_sets(), drop=st.sets(st.sampled_from(PROBES)))
 def test_removing_evidence_never_raises_coverage(
     assessor: Assessor, deps: list[dict[str, Any]], drop: set[str]
