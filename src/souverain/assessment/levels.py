@@ -39,6 +39,7 @@ class Leveller:
     def __init__(self, kb: KB, policy: Policy, on: dt.date) -> None:
         self.kb, self.policy, self.on = kb, policy, on
         self._cache: dict[tuple[str | None, str | None, bool, str], LevelResult] = {}
+        self._reach = frozenset(law.id for law in kb.laws.values() if law.reach == "extraterritorial")
 
     def _non_european(self, entity: str) -> tuple[str, ...] | None:
         """A control path from ``entity`` to an entity headquartered outside the European area, if any."""
@@ -94,7 +95,7 @@ class Leveller:
     ) -> LevelResult:
         if operator is None:
             return LevelResult("undetermined", "no operator shown by the evidence")
-        reach = {law.id for law in self.kb.laws.values() if law.reach == "extraterritorial"}
+        reach = self._reach
         laws = tuple(sorted({e["law"] for e in exposures if e.get("law") in reach}))
         if laws:
             first = next(e for e in exposures if e.get("law") in reach)

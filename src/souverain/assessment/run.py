@@ -6,15 +6,15 @@ from __future__ import annotations
 import datetime as dt
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from souverain.assessment.assess import Assessor
 from souverain.assessment.levels import Leveller
 from souverain.attribution.engine import Attributor
-from souverain.attribution.observe import observation_from_evidence
-from souverain.attribution.run import contact_dependencies
+from souverain.attribution.observe import PROBES_READ
+from souverain.attribution.run import recorded_targets, run_dependencies
 from souverain.errors import InputError
 from souverain.evidence import Evidence, Status
 from souverain.kb.load import KB
@@ -71,25 +71,31 @@ def _assess_all(
     return docs
 
 
-def _recompute_dependencies(
+def _reassessed_previous(
     store: Store, run_id: int, orgs: list[Organisation], kb: KB, networks: NetworkData, on: dt.date
-) -> tuple[dict[str, list[dict[str, Any]]], dict[str, list[dict[str, Any]]]]:
-    """The dependencies of an old run's evidence under the current KB (in memory, nothing stored)."""
-    attributor = Attributor(kb, networks, on)
-    from souverain.attribution.observe import PROBES_READ
+) -> tuple[dict[str, dict[str, Evidence]], dict[str, list[dict[str, Any]]], dict[str, list[dict[str, Any]]]]:
+    """An old run's hygiene evidence and its dependencies under the current KB, from one read of its
+    evidence (in memory, nothing stored)."""
+    evidence: dict[str, dict[str, Evidence]] = {}
 
-    by_domain: dict[str, list[dict[str, Any]]] = {}
-    domains = {t.id: t.domain for t in store.targets(run_id)}
-    for target_id, items in store.evidence_by_target(run_id, PROBES_READ):
-        domain = domains[target_id]
-        by_domain[domain] = [
-            {"domain": domain, **d.to_dict()}
-            for d in attributor.attribute(observation_from_evidence(domain, items))
-        ]
-    by_siren = {
-        o.siren: [{"domain": None, **d.to_dict()} for d in contact_dependencies(attributor, o)] for o in orgs
-    }
-    return by_domain, by_siren
+    def remember(
+        targets: Iterable[tuple[int, str, list[Evidence]]],
+    ) -> Iterator[tuple[int, str, list[Evidence]]]:
+        for target_id, domain, items in targets:
+            evidence[domain] = {
+                e.probe: e for e in items if e.probe in HYGIENE_PROBES or e.probe in STATUS_ONLY
+            }
+            yield target_id, domain, items
+
+    by_domain: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    by_siren: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    targets = remember(recorded_targets(store, run_id, PROBES_READ | HYGIENE_PROBES))
+    for row in run_dependencies(Attributor(kb, networks, on), targets, orgs):
+        if row["domain"] is not None:
+            by_domain[row["domain"]].append(row)
+        else:
+            by_siren[row["siren"]].append(row)
+    return evidence, by_domain, by_siren
 
 
 def _stored_dependencies(
@@ -288,9 +294,10 @@ def assess_run(
         old_docs = store.org_assessments_of(old["id"])
         old_on = dt.date.fromisoformat(old["as_of"])
         old_orgs = store.run_organisations(previous)
-        re_domain, re_siren = _recompute_dependencies(store, previous, old_orgs, kb, networks, old_on)
+        old_evidence, re_domain, re_siren = _reassessed_previous(
+            store, previous, old_orgs, kb, networks, old_on
+        )
         re_assessor = Assessor(kb, policy, Leveller(kb, policy, old_on))
-        old_evidence = _evidence(store, previous, HYGIENE_PROBES)
         redo = _assess_all(
             [o for o in old_orgs if o.siren in docs], old_evidence, re_domain, re_siren, re_assessor
         )

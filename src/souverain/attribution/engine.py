@@ -130,7 +130,7 @@ class Attributor:
         self.on = on or dt.date.today()
         self._net_cache: dict[str, _Net] = {}
         self._exp_cache: dict[str, list[dict[str, Any]]] = {}
-        self._finish_cache: dict[tuple[str | None, str | None], list[dict[str, Any]]] = {}
+        self._exposure_pairs: dict[tuple[str | None, str | None], list[dict[str, Any]]] = {}
 
     # -- helpers -------------------------------------------------------------------------------------------
     def exposures_of(self, entity: str | None) -> list[dict[str, Any]]:
@@ -145,9 +145,10 @@ class Attributor:
             self._exp_cache[entity] = cached
         return cached
 
-    def _finish(self, dep: Dependency) -> Dependency:
+    def with_exposures(self, dep: Dependency) -> Dependency:
+        """Set the dependency's exposures from its operator and infrastructure (cached per pair)."""
         key = (dep.operator, dep.infrastructure)
-        cached = self._finish_cache.get(key)
+        cached = self._exposure_pairs.get(key)
         if cached is None:
             seen: set[str] = set()
             cached = []
@@ -156,7 +157,7 @@ class Attributor:
                     if exp["law"] not in seen:
                         seen.add(exp["law"])
                         cached.append({**exp, "through": through})
-            self._finish_cache[key] = cached
+            self._exposure_pairs[key] = cached
         dep.exposures = cached
         return dep
 
@@ -233,7 +234,7 @@ class Attributor:
         for scope, rule in rules:
             for dep in rule(obs):
                 dep.scope = scope
-                deps.append(self._finish(dep))
+                deps.append(self.with_exposures(dep))
         return deps
 
     def _web(self, obs: Observation) -> list[Dependency]:

@@ -4,19 +4,28 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from souverain.attribution.engine import Attributor, Dependency, Reason
 from souverain.attribution.observe import PROBES_READ, observation_from_evidence
+from souverain.evidence import Evidence
 from souverain.kb.load import KB, load_kb
 from souverain.kb.netdata import NetworkData
 from souverain.portfolio import Organisation
 from souverain.store import Store
 
-__all__ = ["AttributionResult", "attribute_run", "contact_dependencies", "context_for_run", "load_context"]
+__all__ = [
+    "AttributionResult",
+    "attribute_run",
+    "contact_dependencies",
+    "context_for_run",
+    "load_context",
+    "recorded_targets",
+    "run_dependencies",
+]
 
 BATCH = 500
 
@@ -76,7 +85,7 @@ def contact_dependencies(attributor: Attributor, org: Organisation) -> list[Depe
                             sig.source.verified)  # fmt: skip
             dep = Dependency("mailbox", address, sig.entity, "high", [reason], infrastructure=sig.entity,
                              scope="contact")  # fmt: skip
-            out.append(attributor._finish(dep))
+            out.append(attributor.with_exposures(dep))
     return out
 
 
@@ -93,7 +102,6 @@ def attribute_run(
     on = on or dt.date.today()
     attributor = Attributor(kb, networks, on)
     attribution_id = store.create_attribution(run_id, kb.version, networks.tables, on.isoformat())
-    domains = {t.id: t.domain for t in store.targets(run_id)}
     result = AttributionResult(attribution_id, kb.version, 0, 0)
     rows: list[dict[str, Any]] = []
 
@@ -104,20 +112,44 @@ def attribute_run(
             result.by_role.setdefault(r["role"], Counter())[r["confidence"]] += 1
         rows.clear()
 
-    for target_id, items in store.evidence_by_target(run_id, PROBES_READ):
-        domain = domains.get(target_id)
-        if domain is None:
-            continue
-        obs = observation_from_evidence(domain, items)
-        for dep in attributor.attribute(obs):
-            rows.append({"target_id": target_id, **dep.to_dict()})
-        result.targets += 1
-        if progress is not None:
-            progress(1)
+    def counted(
+        items: Iterable[tuple[int, str, list[Evidence]]],
+    ) -> Iterator[tuple[int, str, list[Evidence]]]:
+        for item in items:
+            result.targets += 1
+            if progress is not None:
+                progress(1)
+            yield item
+
+    targets = counted(recorded_targets(store, run_id, PROBES_READ))
+    for row in run_dependencies(attributor, targets, store.run_organisations(run_id)):
+        rows.append(row)
         if len(rows) >= BATCH:
             flush()
-    for org in store.run_organisations(run_id):
-        for dep in contact_dependencies(attributor, org):
-            rows.append({"siren": org.siren, **dep.to_dict()})
     flush()
     return result
+
+
+def recorded_targets(
+    store: Store, run_id: int, probes: Collection[str]
+) -> Iterator[tuple[int, str, list[Evidence]]]:
+    """(target id, domain, evidence of ``probes``) of every recorded target of a run."""
+    domains = {t.id: t.domain for t in store.targets(run_id)}
+    for target_id, items in store.evidence_by_target(run_id, probes):
+        if target_id in domains:
+            yield target_id, domains[target_id], items
+
+
+def run_dependencies(
+    attributor: Attributor,
+    targets: Iterable[tuple[int, str, list[Evidence]]],
+    orgs: Iterable[Organisation],
+) -> Iterator[dict[str, Any]]:
+    """Dependency rows of a run: each target's (with ``target_id`` and ``domain``), then each organisation's
+    contact addresses (with ``siren``). Stored by :func:`attribute_run`, kept in memory by the assessment."""
+    for target_id, domain, items in targets:
+        for dep in attributor.attribute(observation_from_evidence(domain, items)):
+            yield {"target_id": target_id, "domain": domain, **dep.to_dict()}
+    for org in orgs:
+        for dep in contact_dependencies(attributor, org):
+            yield {"siren": org.siren, "domain": None, **dep.to_dict()}
