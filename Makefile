@@ -14,8 +14,14 @@ setup:
 demo: setup
 	$(SOUVERAIN) lab up --size $(DEMO_SIZE)
 	$(SOUVERAIN) scan --lab
+	@# The procurement pillar on SYNTHETIC DECP (same seed, same file) plus the official examples.
+	$(SOUVERAIN) procurement generate $(SOUVERAIN_HOME)/decp-synthetic-demo.csv --contracts 20000 --seed 1
+	$(SOUVERAIN) procurement ingest $(SOUVERAIN_HOME)/decp-synthetic-demo.csv \
+		tests/procurement/data/example_v2_marches_avec_modifications.json \
+		tests/procurement/data/example_v1.5_paquet.json
 	$(SOUVERAIN) report latest --out $(SOUVERAIN_HOME)/report
-	@echo "report: $(SOUVERAIN_HOME)/report/index.html"
+	@echo "report: $(SOUVERAIN_HOME)/report/index.html (procurement figures from synthetic DECP)"
+	@echo "web: $(SOUVERAIN) serve  then open http://127.0.0.1:8000/"
 
 lint: setup
 	$(VENV)/bin/ruff check src tests benchmarks
@@ -28,6 +34,9 @@ bench: setup
 	$(PY) benchmarks/scan_bench.py
 	$(PY) benchmarks/attribution_bench.py
 	$(PY) benchmarks/assessment_bench.py
+	$(PY) benchmarks/opendata_bench.py
+	$(PY) benchmarks/web_bench.py
+	$(PY) benchmarks/procurement_bench.py
 
 lab-down: setup
 	$(SOUVERAIN) lab down

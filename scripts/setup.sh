@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SYSTEM_PACKAGES=(python3 python3-venv python3-dev gcc ca-certificates)
+# Debian's Chromium drives the browser tests of the web interface (Playwright never downloads a browser).
+SYSTEM_PACKAGES+=(chromium fonts-dejavu-core)
 while read -r pkg; do
     [[ -n "$pkg" && "$pkg" != \#* ]] && SYSTEM_PACKAGES+=("$pkg")
 done < scripts/lab-deps.txt

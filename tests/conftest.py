@@ -3,6 +3,7 @@ session on 127.0.0.0/8 and stops it at the end."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ import pytest
 
 LAB_SEED = 7
 LAB_SIZE = 150
+LAB_LOCK = "/tmp/souverain-test-lab.lock"
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,17 @@ class RunningLab:
 
 
 @pytest.fixture(scope="session")
-def _lab_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLab]:
+def lab_lock() -> Iterator[None]:
+    """Held by every fixture that starts a lab: the lab owns fixed loopback addresses and ports, so two
+    test sessions on one machine (two checkouts, or a developer's run beside CI) take turns instead of
+    replacing each other's lab."""
+    with open(LAB_LOCK, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+@pytest.fixture(scope="session")
+def _lab_session(lab_lock: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLab]:
     from souverain.lab import down, up
 
     if os.geteuid() != 0:

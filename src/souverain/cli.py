@@ -1,4 +1,5 @@
-"""Command line: ``souverain scan | report | runs | portfolio | lab``."""
+"""Command line: ``souverain scan | report | runs | assess | reassess | import-evidence | export | serve |
+operator | token | portfolio | kb | lab | procurement`` (``souverain COMMAND --help`` for each)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,9 @@ from rich.text import Text
 
 from souverain import __version__
 from souverain.errors import InputError, SouverainError
+from souverain.opendata.cli import export as export_command
+from souverain.procurement.cli import procurement_app
+from souverain.web.cli import register as register_web
 
 app = typer.Typer(
     help="souverain — observatory of digital sovereignty and security for public bodies.",
@@ -40,6 +44,7 @@ kb_app = typer.Typer(help="The knowledge base: who operates what, under which la
 app.add_typer(lab_app, name="lab")
 app.add_typer(portfolio_app, name="portfolio")
 app.add_typer(kb_app, name="kb")
+app.add_typer(procurement_app, name="procurement")
 
 console = Console(stderr=True, soft_wrap=True)
 out = Console()
@@ -292,12 +297,13 @@ PolicyOpt = Annotated[Path | None, typer.Option("--policy", help="Policy folder 
 
 
 def _assess(db: Any, run_id: int, config: dict[str, Any], kb_extra: list[Path] | None = None,
-            policy_dir: Path | None = None, as_of: Any = None) -> Any:  # fmt: skip
+            policy_dir: Path | None = None, as_of: Any = None,
+            tls_baseline: str | None = None) -> Any:  # fmt: skip
     from souverain.assessment.run import assess_run
     from souverain.policy.load import load_policy
 
+    policy = load_policy(policy_dir, tls_baseline=tls_baseline)
     kb, networks = _attribution_context(config, kb_extra)
-    policy = load_policy(policy_dir)
     total = len(db.run_organisations(run_id))
     with progress_bar() as bar:
         task = bar.add_task(f"assess run {run_id}", total=total)
@@ -320,12 +326,20 @@ def assess(
     policy: PolicyOpt = None,
     kb_extra: KbExtraOpt = None,
     as_of: AsOfOpt = None,
+    tls_baseline: Annotated[
+        str | None,
+        typer.Option(
+            "--tls-baseline",
+            help="TLS baseline profile of the policy's baselines/ folder (anssi-tls, mozilla-intermediate); "
+            "default: the one policy.yaml names.",
+        ),
+    ] = None,
 ) -> None:
     """Assess a run with the current policy: levels, scores with coverage, findings, history, trajectories."""
     db = _store(store)
     run_id = _run_id(db, run)
     info = db.run(run_id)
-    _assess(db, run_id, dict(info.config), kb_extra, policy, _as_of(as_of) if as_of else None)
+    _assess(db, run_id, dict(info.config), kb_extra, policy, _as_of(as_of) if as_of else None, tls_baseline)
     out.print(run_id)
 
 
@@ -415,10 +429,23 @@ def report(
     run: Annotated[str, typer.Argument(help="Run id, or 'latest'.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the report into.")],
     store: StoreOpt = None,
+    procurement: Annotated[
+        Path | None,
+        typer.Option(
+            "--procurement",
+            help="Ingested DECP database to report on too (default: $SOUVERAIN_HOME/procurement.duckdb "
+            "when it exists).",
+        ),
+    ] = None,
 ) -> None:
-    """Write the HTML + JSON report of a run."""
+    """Write the HTML + JSON report of a run (and of the procurement pillar when DECP were ingested)."""
+    from souverain.procurement import default_db_path
     from souverain.report import build_report
 
+    if procurement is not None and not procurement.is_file():
+        raise InputError(f"--procurement '{procurement}': no such file (run souverain procurement ingest)")
+    if procurement is None and default_db_path().is_file():
+        procurement = default_db_path()
     db = _store(store)
     run_id = _run_id(db, run)
     info = db.run(run_id)
@@ -437,9 +464,16 @@ def report(
             out_dir,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
             kb=kb,
+            procurement_db=procurement,
         )
     console.print(f"report of run {run_id}: {result.organisations} organisations, {result.targets} domains")
+    if procurement is not None:
+        console.print(f"procurement report from {procurement}: {out_dir / 'procurement' / 'index.html'}")
     out.print(str((out_dir / "index.html").resolve()))
+
+
+app.command("export")(export_command)  # souverain.opendata.cli
+register_web(app)  # souverain.web.cli: serve, operator, token
 
 
 @app.command()

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from souverain.assessment.hygiene import category_scores, check_domain
+from souverain.errors import InputError
 from souverain.evidence import Evidence, Status
-from souverain.policy.load import Policy
+from souverain.policy.load import Policy, load_policy
 
 
 def tls(
@@ -83,3 +86,38 @@ def test_mail_checks_and_scores(policy: Policy) -> None:
     scores = category_scores(checks)["mail"]
     # required and decided: SPF, SPF-ALL, SPF-LIMITS, DMARC, DMARC-POLICY, DKIM, DNSSEC → 4 passed of 7
     assert (scores["passed"], scores["failed"]) == (4, 3) and scores["score"] == round(100 * 4 / 7, 1)
+
+
+@pytest.mark.parametrize(
+    ("record", "qualifier", "expected"),
+    [
+        ("v=spf1 mx -all", "-", "pass"),
+        ("v=spf1 mx ~all", "~", "pass"),
+        ("v=spf1 mx ?all", "?", "warn"),
+        ("v=spf1 mx", None, "warn"),
+        ("v=spf1 +all", "+", "fail"),
+    ],
+)
+def test_spf_all_qualifier(policy: Policy, record: str, qualifier: str | None, expected: str) -> None:
+    spf = Evidence("spf", "a.fr", Status.OK, {"record": record, "all": qualifier, "dns_lookups": 1})
+    checks = {c.rule: c for c in check_domain("a.fr", frozenset({"mail"}), {"spf": spf}, policy)}
+    assert checks["MAIL-SPF-ALL"].status == expected
+    assert checks["MAIL-SPF-ALL"].detail == f"all qualifier {qualifier or 'absent'}"
+
+
+def test_tls_baseline_chosen_at_run_time(policy: Policy) -> None:
+    mozilla = load_policy(tls_baseline="mozilla-intermediate")
+    assert policy.tls_baseline == "anssi-tls" and mozilla.tls_baseline == "mozilla-intermediate"
+    assert mozilla.methodology == f"{policy.methodology}+tls:mozilla-intermediate"
+    assert load_policy(tls_baseline="anssi-tls").methodology == policy.methodology  # the default: no suffix
+    # TLS_AES_128_CCM_8_SHA256: "acceptable" for ANSSI, absent from Mozilla Intermediate
+    ccm8 = {"tls": tls(cipher="TLS_AES_128_CCM_8_SHA256")}
+    assert status(policy, ccm8, "WEB-TLS-CIPHER") == "warn"
+    assert status(mozilla, ccm8, "WEB-TLS-CIPHER") == "fail"
+    # DHE-RSA-CHACHA20-POLY1305 is in Mozilla's Intermediate list
+    assert status(mozilla, {"tls": tls(cipher="DHE-RSA-CHACHA20-POLY1305")}, "WEB-TLS-CIPHER") == "pass"
+
+
+def test_unknown_tls_baseline_is_named() -> None:
+    with pytest.raises(InputError, match=r"--tls-baseline 'nist': no such baseline profile \(known: anssi"):
+        load_policy(tls_baseline="nist")

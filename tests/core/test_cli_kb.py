@@ -77,6 +77,15 @@ def test_kb_show_explains_the_headline_case(tmp_path: Path) -> None:
     )
 
 
+def test_kb_show_lists_french_registrations(tmp_path: Path) -> None:
+    shown = souverain("kb", "show", "microsoft", home=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert "SIREN 327733184 Microsoft France (subsidiary)" in shown.stdout
+    doc = json.loads(souverain("kb", "show", "microsoft", "--json", home=tmp_path).stdout)
+    assert {"siren": "327733184", "kind": "subsidiary"}.items() <= doc["sirens"][0].items()
+    assert any(not r["verified"] for r in doc["sirens"])  # unverified registrations stay marked
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["kb", "show", "no-such-entity-anywhere"], "not in the KB"),
     (["kb", "show", "vade", "--as-of", "yesterday"], "--as-of 'yesterday'"),

@@ -120,3 +120,27 @@ def test_observed_text_is_escaped_and_nothing_loads_from_outside(tmp_path: Path)
         assert "default-src 'none'" in html
     org_html = (out / "orgs" / "213700016.html").read_text()
     assert "more characters in the JSON file" in org_html and len(org_html) < 60_000
+
+
+def test_report_carries_the_procurement_shares(tmp_path: Path) -> None:
+    from souverain.procurement import ingest, shares
+    from souverain.procurement.generator import contracts
+    from souverain.procurement.writers import write_flat
+
+    store, run_id = make_run(tmp_path)
+    decp = tmp_path / "decp.csv"
+    write_flat(decp, contracts(300, seed=3))
+    db = tmp_path / "procurement.duckdb"
+    ingest(db, [decp])
+    out = tmp_path / "report"
+    build_report(store, run_id, out, procurement_db=db)
+    run_doc = json.loads((out / "run.json").read_text())
+    proc = run_doc["procurement"]
+    assert (out / proc["report"]).is_file() and (out / "procurement" / "procurement.json").is_file()
+    for row in shares(db, by=("year",)):
+        assert proc["years"][str(row["year"])][row["view"]]["share_european_contracts"] == (
+            row["share_european_contracts"]
+        )
+    assert proc["trajectory_verified"] is False  # no official text found: shown as unverified
+    index = (out / "index.html").read_text()
+    assert 'href="procurement/index.html"' in index and "Ultimate parent" in index

@@ -13,7 +13,7 @@ from souverain.lab import LabInfo, down, up
 
 
 @pytest.fixture(scope="session")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabInfo]:
+def lab(lab_lock: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabInfo]:
     path = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
     missing = [b for b in ("nsd", "unbound", "nginx") if shutil.which(b, path=path) is None]
     if missing:

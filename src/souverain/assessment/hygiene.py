@@ -264,7 +264,10 @@ def _mail(c: _Checks, ev: dict[str, Evidence]) -> None:
     else:
         c.add("MAIL-SPF", PASS, str(spf.data["record"])[:120], "spf.record")
         q = spf.data.get("all")
-        c.add("MAIL-SPF-ALL", FAIL if q == "+" else PASS, f"all qualifier {q or 'absent'}", "spf.all")
+        # -all / ~all tell receivers what to do with forged mail; ?all (neutral) or no "all" says nothing
+        # (warn); +all authorises the whole internet (fail)
+        spf_all = FAIL if q == "+" else (PASS if q in ("-", "~") else WARN)
+        c.add("MAIL-SPF-ALL", spf_all, f"all qualifier {q or 'absent'}", "spf.all")
         over = (
             spf.data.get("lookups_exceeded")
             or spf.data.get("void_lookups_exceeded")

@@ -186,8 +186,20 @@ def _share(values: list[bool]) -> dict[str, Any]:
 
 
 def trajectories(orgs: list[Organisation], docs: dict[str, dict[str, Any]], policy: Policy) -> dict[str, Any]:
-    """Each indicator of the policy, measured nationally and per région and département."""
-    samples: dict[str, list[tuple[Organisation, bool]]] = defaultdict(list)
+    """Each indicator of the policy, measured nationally and per région and département.
+
+    Body indicators count each body once; domain indicators count each domain once per scope, even when
+    several bodies share it (a domain shared by two communes of one département counts once there)."""
+    samples: dict[str, list[tuple[list[Organisation], bool]]] = defaultdict(list)
+    by_domain: dict[str, dict[str, tuple[list[Organisation], bool]]] = defaultdict(dict)
+
+    def domain_sample(indicator: str, domain: str, org: Organisation, ok: bool) -> None:
+        seen = by_domain[indicator].get(domain)
+        if seen is None:
+            by_domain[indicator][domain] = ([org], ok)
+        else:
+            seen[0].append(org)
+
     for org in orgs:
         doc = docs.get(org.siren)
         if doc is None:
@@ -198,13 +210,13 @@ def trajectories(orgs: list[Organisation], docs: dict[str, dict[str, Any]], poli
                 s["level"] == "qualified" or (s["observed"] == "self" and s["level"] == "european")
                 for s in sensitive
             )
-            samples["sensitive-on-qualified"].append((org, ok))
+            samples["sensitive-on-qualified"].append(([org], ok))
         boxes = [r for r in doc["levels"] if r["role"] == "mailbox" and r["level"] != "undetermined"]
         if boxes:
             samples["mailboxes-eu-control"].append(
-                (org, all(r["level"] in ("qualified", "european") for r in boxes))
+                ([org], all(r["level"] in ("qualified", "european") for r in boxes))
             )
-        for domain in doc["hygiene"]["domains"].values():
+        for name, domain in doc["hygiene"]["domains"].items():
             checks = {c["rule"]: c for c in domain["checks"]}
             pol = checks.get("MAIL-DMARC-POLICY")
             dkim = checks.get("MAIL-DKIM")
@@ -213,21 +225,24 @@ def trajectories(orgs: list[Organisation], docs: dict[str, dict[str, Any]], poli
                 and pol["status"] != "unknown"
                 and not (dkim and dkim["status"] == "not-applicable")
             ):
-                samples["dmarc-reject"].append((org, pol["status"] == "pass" and pol["detail"] == "p=reject"))
-                samples["dmarc-enforced"].append((org, pol["status"] == "pass"))
+                reject = pol["status"] == "pass" and pol["detail"] == "p=reject"
+                domain_sample("dmarc-reject", name, org, reject)
+                domain_sample("dmarc-enforced", name, org, pol["status"] == "pass")
             dnssec = checks.get("DNS-DNSSEC")
             if dnssec is not None and dnssec["status"] in ("pass", "fail"):
-                samples["dnssec-validated"].append((org, dnssec["status"] == "pass"))
+                domain_sample("dnssec-validated", name, org, dnssec["status"] == "pass")
+    for indicator, domains in by_domain.items():
+        samples[indicator] += [domains[name] for name in sorted(domains)]
     out: dict[str, Any] = {}
     for ind in policy.indicators:
         rows = samples.get(ind["id"], [])
         regions: dict[str, list[bool]] = defaultdict(list)
         depts: dict[str, list[bool]] = defaultdict(list)
-        for org, ok in rows:
-            if org.territory.region:
-                regions[org.territory.region].append(ok)
-            if org.territory.departement:
-                depts[org.territory.departement].append(ok)
+        for members, ok in rows:
+            for code in sorted({o.territory.region for o in members if o.territory.region}):
+                regions[code].append(ok)
+            for code in sorted({o.territory.departement for o in members if o.territory.departement}):
+                depts[code].append(ok)
         national = _share([ok for _, ok in rows])
         target = ind.get("target")
         out[ind["id"]] = {

@@ -34,6 +34,29 @@ def consistency_problems(kb: KB) -> list[str]:
                 problems.append(f"{s.where}: signature {s.kind} {s.value}: shared_with {other!r} is unknown")
     problems += _unique_signatures(kb)
     problems += _prefix_overlaps(kb)
+    problems += _unique_sirens(kb)
+    return problems
+
+
+def _unique_sirens(kb: KB) -> list[str]:
+    """One SIREN → one entity, across ``ids.siren`` and ``sirens`` (an entity may repeat its own SIREN)."""
+    owners: dict[str, tuple[str, str]] = {}
+    problems = []
+    for e in kb.entities.values():
+        own = [(e.ids["siren"], e.where)] if "siren" in e.ids else []
+        listed = [(reg.siren, reg.where) for reg in e.sirens]
+        seen_here: set[str] = set()
+        for siren, where in own + listed:
+            if siren in owners and owners[siren][0] != e.id:
+                other, other_where = owners[siren]
+                problems.append(
+                    f"{where}: {e.id}: SIREN {siren} is also claimed by {other} ({other_where})"
+                )
+                continue
+            if (siren, where) in listed and siren in seen_here and siren != e.ids.get("siren"):
+                problems.append(f"{where}: {e.id}: SIREN {siren} is listed twice")
+            seen_here.add(siren)
+            owners.setdefault(siren, (e.id, where))
     return problems
 
 

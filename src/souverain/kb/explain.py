@@ -77,6 +77,11 @@ def explain(kb: KB, entity: Entity, on: dt.date) -> dict[str, Any]:
         "kind": entity.kind,
         "country": entity.country,
         "ids": entity.ids,
+        "sirens": [
+            {"siren": r.siren, "name": r.name, "kind": r.kind, "legal_category": r.legal_category}
+            | _src(r.source)
+            for r in entity.sirens
+        ],
         "facts": _src(entity.facts),
         "as_of": on.isoformat(),
         "owners": owners,
@@ -126,6 +131,9 @@ def render_text(doc: dict[str, Any]) -> str:
     for k, v in doc["ids"].items():
         lines.append(f"  {k.upper()}: {v}")
     lines.append(f"  identity {_mark(doc['facts'])}")
+    for r in doc["sirens"]:
+        category = f", legal category {r['legal_category']}" if r["legal_category"] else ""
+        lines.append(f"  SIREN {r['siren']} {r['name']} ({r['kind']}{category}) {_mark(r)}")
     if doc["note"]:
         lines.append(f"  note: {doc['note']}")
     lines.append(f"\nOwnership (as of {doc['as_of']}):")

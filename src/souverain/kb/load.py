@@ -22,10 +22,12 @@ from souverain.kb.countries import ISO_ALPHA2
 from souverain.kb.model import (
     ENTITY_KINDS,
     HOST_KINDS,
+    REGISTRATION_KINDS,
     ROLES,
     SIGNATURE_KINDS,
     Certification,
     Entity,
+    FrenchRegistration,
     Law,
     Offer,
     Ownership,
@@ -75,6 +77,8 @@ class KB:
             for offer in e.offers:
                 for c in offer.certifications:
                     yield f"{offer.id}: {c.scheme} {c.status}", c.source
+            for reg in e.sirens:
+                yield f"{e.id}: French registration {reg.siren} ({reg.name})", reg.source
         for s in self.signatures:
             yield f"{s.entity}: {s.kind} {s.value}", s.source
         for law in self.laws.values():
@@ -235,6 +239,11 @@ class _Reader:
             for i, item in enumerate(raw.get("offers") or [])
             if (offer := self.offer(where, eid, item, i))
         )
+        entity.sirens = tuple(
+            reg
+            for i, item in enumerate(raw.get("sirens") or [])
+            if (reg := self.registration(path, where, item, i))
+        )
         self.entities[eid] = entity
         for i, sig in enumerate(raw.get("signatures") or []):
             self.signature(path, where, eid, sig, i)
@@ -249,6 +258,38 @@ class _Reader:
             self.fail(where, f"ids.lei: not a 20-character LEI: {value!r}")
         elif key == "vat" and not re.fullmatch(r"[A-Z]{2}[A-Z0-9+*]{2,13}", value.replace(" ", "")):
             self.fail(where, f"ids.vat: not a VAT number with a country prefix: {value!r}")
+
+    def registration(self, path: Path, where: str, raw: Any, i: int) -> FrenchRegistration | None:
+        here = f"{where}: sirens[{i}]"
+        if not isinstance(raw, dict):
+            self.fail(here, "expected a mapping with siren, name, kind, source and checked")
+            return None
+        from souverain.portfolio.validate import siren_problem
+
+        siren = raw.get("siren")
+        if isinstance(siren, int):
+            siren = f"{siren:09d}"
+        if not isinstance(siren, str) or (problem := siren_problem(siren)):
+            self.fail(here, f"siren: {problem if isinstance(siren, str) else 'expected a string'}: {siren!r}")
+            return None
+        name = raw.get("name")
+        if not isinstance(name, str) or not name.strip():
+            self.fail(here, "name: missing (the registered name)")
+            return None
+        kind = raw.get("kind")
+        if kind not in REGISTRATION_KINDS:
+            self.fail(here, f"kind: unknown {kind!r} (expected one of {', '.join(REGISTRATION_KINDS)})")
+            return None
+        category = raw.get("legal_category")
+        if category is not None:
+            category = str(category)
+            if not re.fullmatch(r"\d{4}", category):
+                self.fail(here, f"legal_category: expected 4 digits (INSEE legal category), got {category!r}")
+                return None
+        src = self.source(here, raw)
+        if src is None:
+            return None
+        return FrenchRegistration(siren, name.strip(), str(kind), src, category, f"{path}:{line_of(raw)}")
 
     def owner(self, where: str, raw: Any, i: int) -> Ownership | None:
         here = f"{where}: owners[{i}]"

@@ -11,6 +11,7 @@ __all__ = [
     "SIGNATURE_KINDS",
     "Certification",
     "Entity",
+    "FrenchRegistration",
     "Law",
     "Offer",
     "Ownership",
@@ -126,6 +127,23 @@ class Signature:
     """file:line of the fact, for messages."""
 
 
+REGISTRATION_KINDS = ("subsidiary", "branch", "head-office")
+"""How a French registration (SIREN) belongs to an entity: a French subsidiary it controls, a French branch
+of a foreign company (legal category 31xx/32xx), or the entity's own French registration."""
+
+
+@dataclass(frozen=True, slots=True)
+class FrenchRegistration:
+    """A SIREN through which the entity (or a company it controls) contracts in France."""
+
+    siren: str
+    name: str
+    kind: str
+    source: Source
+    legal_category: str | None = None
+    where: str = ""
+
+
 @dataclass(slots=True)
 class Entity:
     id: str
@@ -142,6 +160,8 @@ class Entity:
     lab_fictional: bool = False
     note: str = ""
     offers: tuple[Offer, ...] = ()
+    sirens: tuple[FrenchRegistration, ...] = ()
+    """French registrations (subsidiaries and branches), each sourced."""
     where: str = ""
 
     @property

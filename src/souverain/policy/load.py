@@ -54,11 +54,14 @@ class Policy:
     baselines: dict[str, dict[str, Any]] = field(default_factory=dict)
     indicators: list[dict[str, Any]] = field(default_factory=list)
     references: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tls_baseline_chosen: bool = False  # chosen at run time instead of the policy file's default
 
     @property
     def methodology(self) -> str:
-        """What every stored score names: policy version and content digest."""
-        return f"{self.version}+{self.digest}"
+        """What every stored score names: policy version and content digest (and the TLS baseline when one
+        other than the policy file's was chosen at run time)."""
+        chosen = f"+tls:{self.tls_baseline}" if self.tls_baseline_chosen else ""
+        return f"{self.version}+{self.digest}{chosen}"
 
     def rule(self, rule_id: str) -> Rule:
         return self.rules[rule_id]
@@ -77,8 +80,11 @@ def _texts(where: str, raw: Any, name: str) -> dict[str, str]:
     return {"fr": raw["fr"], "en": raw["en"]}
 
 
-def load_policy(directory: Path | None = None) -> Policy:
-    """Read ``policy.yaml``, ``rules.yaml``, ``trajectories.yaml``, ``references.yaml`` and ``baselines/``."""
+def load_policy(directory: Path | None = None, *, tls_baseline: str | None = None) -> Policy:
+    """Read ``policy.yaml``, ``rules.yaml``, ``trajectories.yaml``, ``references.yaml`` and ``baselines/``.
+
+    ``tls_baseline`` replaces the TLS baseline profile named in ``policy.yaml`` (``hygiene.tls_baseline``) by
+    another profile of ``baselines/``; the methodology string then names it."""
     d = directory or default_policy_dir()
     digest = hashlib.sha256()
     files = sorted(p for p in d.rglob("*.yaml") if p.is_file())
@@ -138,7 +144,18 @@ def load_policy(directory: Path | None = None) -> Policy:
         missing = [b for b in rule.basis if b not in references]
         if missing and references:
             raise InputError(f"{d / 'rules.yaml'}: {rule.id}: basis {missing} not in references.yaml")
-    tls_baseline = str(hygiene.get("tls_baseline", "anssi-tls"))
+    default_baseline = str(hygiene.get("tls_baseline", "anssi-tls"))
+    if default_baseline not in baselines:
+        raise InputError(
+            f"{main_path}: hygiene.tls_baseline {default_baseline!r} is not a profile of {d / 'baselines'} "
+            f"(known: {', '.join(sorted(baselines)) or 'none'})"
+        )
+    if tls_baseline is not None and tls_baseline not in baselines:
+        raise InputError(
+            f"--tls-baseline {tls_baseline!r}: no such baseline profile "
+            f"(known: {', '.join(sorted(baselines))})"
+        )
+    chosen = tls_baseline is not None and tls_baseline != default_baseline
     indicators = (_read(d / "trajectories.yaml") or {}).get("indicators", [])
     return Policy(
         version=str(main.get("version")),
@@ -149,10 +166,11 @@ def load_policy(directory: Path | None = None) -> Policy:
         weights=weights,
         critical=frozenset(score.get("critical") or ()),
         provisional_below=float(score.get("provisional_below", 0.6)),
-        tls_baseline=tls_baseline,
+        tls_baseline=tls_baseline if chosen and tls_baseline else default_baseline,
         hsts_min_max_age=int(hygiene.get("hsts_min_max_age", 31536000)),
         rules=rules,
         baselines=baselines,
         indicators=indicators,
         references=references,
+        tls_baseline_chosen=chosen,
     )

@@ -122,9 +122,12 @@ def build_report(
     progress: Callable[[int, int], None] | None = None,
     kb: KB | None = None,
     policy: Policy | None = None,
+    procurement_db: Path | None = None,
 ) -> ReportResult:
     """Write the report of ``run_id`` into ``out_dir`` (created if needed). ``kb`` names the operators and
-    laws of the dependencies (ids are shown without it)."""
+    laws of the dependencies (ids are shown without it). With ``procurement_db`` (an ingested DECP database),
+    the procurement pillar's report goes into ``out_dir/procurement/`` and its shares per year into the index
+    and ``run.json``."""
     run = store.run(run_id)
     try:
         (out_dir / "orgs").mkdir(parents=True, exist_ok=True)
@@ -199,12 +202,35 @@ def build_report(
             role: dict(c.most_common()) for role, c in sorted(by_role.items(), key=lambda kv: kv[0])
         },
     }
+    if procurement_db is not None:
+        run_doc["procurement"] = _procurement(procurement_db, out_dir / "procurement")
     _write_json(out_dir / "run.json", run_doc)
     (out_dir / "index.html").write_text(
         env.get_template("index.html.j2").render(run=run, run_doc=run_doc, rows=rows, version=__version__),
         encoding="utf-8",
     )
     return ReportResult(out_dir, len(orgs), len(targets))
+
+
+def _procurement(db_path: Path, out_dir: Path) -> dict[str, Any]:
+    """The procurement report (its own page and JSON) and, for the index, the national shares per year: the
+    three views side by side against the trajectory."""
+    from souverain.procurement import write_report
+
+    write_report(db_path, out_dir)
+    data = orjson.loads((out_dir / "procurement.json").read_bytes())
+    keys = ("contracts", "share_european_contracts", "share_european_amount", "target", "gap_contracts")
+    years: dict[str, dict[str, Any]] = {}
+    for row in data["shares_year"]:
+        years.setdefault(str(row["year"]), {})[row["view"]] = {k: row.get(k) for k in keys}
+    return {
+        "report": "procurement/index.html",
+        "contracts": data["summary"].get("contracts"),
+        "digital_contracts": data["summary"].get("digital_contracts"),
+        "trajectory_verified": data["trajectory"].get("verified"),
+        "sources": [Path(src["path"]).name for src in data["summary"].get("sources", [])],
+        "years": years,
+    }
 
 
 def _domain_view(target: TargetRow, evidence: list[Any]) -> dict[str, Any]:

@@ -19,15 +19,27 @@ from souverain.errors import RunNotFound, StoreError
 from souverain.evidence import Evidence
 from souverain.portfolio import Organisation
 from souverain.store.schema import (
+    api_tokens,
     assessments,
     attributions,
+    correction_events,
+    corrections,
     dependencies,
     evidence,
+    operators,
     org_assessments,
     organisations,
     run_organisations,
     runs,
+    scan_requests,
     targets,
+    web_areas,
+    web_deps,
+    web_domains,
+    web_index,
+    web_orgs,
+    web_providers,
+    web_words,
 )
 
 __all__ = ["RunInfo", "Store", "TargetRow", "dumps"]
@@ -482,3 +494,289 @@ class Store:
         with self.engine.connect() as conn:
             row = conn.execute(query).first()
         return int(row[0]) if row else None
+
+    # web: assessments as the pages list them --------------------------------------------------------
+    def assessment_rows(self) -> list[dict[str, Any]]:
+        """Every assessment (without its summary) with its run's configuration, oldest first."""
+        query = (
+            sa.select(
+                assessments.c.id,
+                assessments.c.run_id,
+                assessments.c.methodology,
+                assessments.c.kb_version,
+                assessments.c.as_of,
+                assessments.c.created_at,
+                runs.c.config,
+                runs.c.status,
+            )
+            .select_from(assessments.join(runs, runs.c.id == assessments.c.run_id))
+            .order_by(assessments.c.id)
+        )
+        with self.engine.connect() as conn:
+            rows = [dict(r) for r in conn.execute(query).mappings()]
+        for row in rows:
+            row["config"] = orjson.loads(row["config"])
+        return rows
+
+    def assessment_summary(self, assessment_id: int) -> dict[str, Any] | None:
+        query = sa.select(assessments.c.summary).where(assessments.c.id == assessment_id)
+        with self.engine.connect() as conn:
+            value = conn.execute(query).scalar()
+        return orjson.loads(value) if value is not None else None
+
+    def org_assessment(self, assessment_id: int, siren: str) -> dict[str, Any] | None:
+        """One organisation's stored assessment document."""
+        query = sa.select(org_assessments.c.payload).where(
+            org_assessments.c.assessment_id == assessment_id, org_assessments.c.siren == siren
+        )
+        with self.engine.connect() as conn:
+            value = conn.execute(query).scalar()
+        return orjson.loads(value) if value is not None else None
+
+    def org_scores(self, siren: str, assessment_ids: Sequence[int]) -> dict[int, tuple[float | None, float]]:
+        """(score, coverage) of one organisation in each of the given assessments where it was assessed."""
+        if not assessment_ids:
+            return {}
+        query = sa.select(
+            org_assessments.c.assessment_id, org_assessments.c.score, org_assessments.c.coverage
+        ).where(org_assessments.c.assessment_id.in_(list(assessment_ids)), org_assessments.c.siren == siren)
+        with self.engine.connect() as conn:
+            return {int(a): (s, float(c)) for a, s, c in conn.execute(query)}
+
+    def organisation(self, siren: str) -> Organisation | None:
+        query = sa.select(organisations.c.data).where(organisations.c.siren == siren)
+        with self.engine.connect() as conn:
+            value = conn.execute(query).scalar()
+        return Organisation.from_dict(orjson.loads(value)) if value is not None else None
+
+    def iter_org_assessments(self, assessment_id: int, batch: int = 2000) -> Iterator[tuple[str, bytes]]:
+        """(siren, raw JSON payload) of every organisation of an assessment, streamed in SIREN order."""
+        query = (
+            sa.select(org_assessments.c.siren, org_assessments.c.payload)
+            .where(org_assessments.c.assessment_id == assessment_id)
+            .order_by(org_assessments.c.siren)
+        )
+        with self.engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=batch).execute(query)
+            for siren, payload in result:
+                yield siren, payload.encode() if isinstance(payload, str) else payload
+
+    def organisations_of(self, sirens: Collection[str]) -> dict[str, Organisation]:
+        out: dict[str, Organisation] = {}
+        items = sorted(sirens)
+        with self.engine.connect() as conn:
+            for i in range(0, len(items), 900):
+                query = sa.select(organisations.c.data).where(organisations.c.siren.in_(items[i : i + 900]))
+                for (data,) in conn.execute(query):
+                    org = Organisation.from_dict(orjson.loads(data))
+                    out[org.siren] = org
+        return out
+
+    # web: the per-assessment index ---------------------------------------------------------------------
+    def web_index_info(self, assessment_id: int) -> dict[str, Any] | None:
+        query = sa.select(web_index).where(web_index.c.assessment_id == assessment_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        if row is None:
+            return None
+        out = dict(row)
+        out["stats"] = orjson.loads(out["stats"])
+        return out
+
+    def save_web_index(
+        self,
+        assessment_id: int,
+        version: int,
+        stats: dict[str, Any],
+        tables: dict[str, Sequence[dict[str, Any]]],
+    ) -> None:
+        """Replace the web index of an assessment in one transaction. ``tables``: web_orgs, web_words,
+        web_domains, web_deps, web_areas, web_providers → rows (without ``assessment_id``)."""
+        known = {t.name: t for t in (web_orgs, web_words, web_domains, web_deps, web_areas, web_providers)}
+        with self.engine.begin() as conn:
+            for table in known.values():
+                conn.execute(table.delete().where(table.c.assessment_id == assessment_id))
+            conn.execute(web_index.delete().where(web_index.c.assessment_id == assessment_id))
+            for name, rows in tables.items():
+                table = known[name]
+                for i in range(0, len(rows), 5000):
+                    conn.execute(
+                        table.insert(), [{**r, "assessment_id": assessment_id} for r in rows[i : i + 5000]]
+                    )
+            conn.execute(
+                web_index.insert().values(
+                    assessment_id=assessment_id,
+                    version=version,
+                    built_at=time.time(),
+                    organisations=len(tables.get("web_orgs", ())),
+                    stats=dumps(stats),
+                )
+            )
+
+    # web: operators and API tokens ---------------------------------------------------------------------
+    def add_operator(self, username: str, password_hash: str) -> int:
+        """Create an operator, or replace the password of an existing one; returns its id."""
+        with self.engine.begin() as conn:
+            existing = conn.execute(
+                sa.select(operators.c.id).where(operators.c.username == username)
+            ).scalar()
+            if existing is not None:
+                conn.execute(
+                    operators.update()
+                    .where(operators.c.id == existing)
+                    .values(password_hash=password_hash, disabled=0)
+                )
+                return int(existing)
+            result = conn.execute(
+                operators.insert().values(
+                    username=username, password_hash=password_hash, created_at=time.time()
+                )
+            )
+            key = result.inserted_primary_key
+            assert key is not None
+            return int(key[0])
+
+    def operator(self, username: str) -> dict[str, Any] | None:
+        query = sa.select(operators).where(operators.c.username == username)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return dict(row) if row else None
+
+    def add_api_token(self, name: str, token_hash: str, per_minute: int) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                api_tokens.insert().values(
+                    name=name, token_hash=token_hash, created_at=time.time(), per_minute=per_minute
+                )
+            )
+            key = result.inserted_primary_key
+            assert key is not None
+            return int(key[0])
+
+    def api_token_by_hash(self, token_hash: str) -> dict[str, Any] | None:
+        query = sa.select(api_tokens).where(api_tokens.c.token_hash == token_hash)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return dict(row) if row else None
+
+    def api_token_list(self) -> list[dict[str, Any]]:
+        query = sa.select(api_tokens).order_by(api_tokens.c.id)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
+
+    def revoke_api_token(self, token_id: int) -> bool:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                api_tokens.update()
+                .where(api_tokens.c.id == token_id, api_tokens.c.revoked_at.is_(None))
+                .values(revoked_at=time.time())
+            )
+        return bool(result.rowcount)
+
+    def touch_api_token(self, token_id: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                api_tokens.update().where(api_tokens.c.id == token_id).values(last_used_at=time.time())
+            )
+
+    # web: corrections (right of reply) ------------------------------------------------------------------
+    def add_correction(
+        self, siren: str, contact_name: str, contact_email: str, topic: str, message: str
+    ) -> int:
+        """Store a correction as pending, with a ``submitted`` event; returns its id."""
+        now = time.time()
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                corrections.insert().values(
+                    siren=siren,
+                    submitted_at=now,
+                    contact_name=contact_name,
+                    contact_email=contact_email,
+                    topic=topic,
+                    message=message,
+                    status="pending",
+                )
+            )
+            key = result.inserted_primary_key
+            assert key is not None
+            correction_id = int(key[0])
+            conn.execute(
+                correction_events.insert().values(
+                    correction_id=correction_id, at=now, actor="submitter", action="submitted"
+                )
+            )
+        return correction_id
+
+    def correction_list(
+        self, *, siren: str | None = None, status: str | None = None, limit: int = 200
+    ) -> list[dict[str, Any]]:
+        """Corrections, newest first, each with its review history (``events``)."""
+        query = sa.select(corrections).order_by(corrections.c.id.desc()).limit(limit)
+        if siren is not None:
+            query = query.where(corrections.c.siren == siren)
+        if status is not None:
+            query = query.where(corrections.c.status == status)
+        with self.engine.connect() as conn:
+            rows = [dict(r) for r in conn.execute(query).mappings()]
+            if rows:
+                events = (
+                    sa.select(correction_events)
+                    .where(correction_events.c.correction_id.in_([r["id"] for r in rows]))
+                    .order_by(correction_events.c.id)
+                )
+                by_id: dict[int, list[dict[str, Any]]] = {}
+                for event in conn.execute(events).mappings():
+                    by_id.setdefault(event["correction_id"], []).append(dict(event))
+                for row in rows:
+                    row["events"] = by_id.get(row["id"], [])
+        return rows
+
+    def review_correction(self, correction_id: int, actor: str, accept: bool, reason: str) -> bool:
+        """Accept or reject a pending correction, keeping the reason in its history; False if not pending."""
+        now = time.time()
+        status = "accepted" if accept else "rejected"
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                corrections.update()
+                .where(corrections.c.id == correction_id, corrections.c.status == "pending")
+                .values(status=status, reviewed_by=actor, reviewed_at=now, reason=reason)
+            )
+            if not result.rowcount:
+                return False
+            conn.execute(
+                correction_events.insert().values(
+                    correction_id=correction_id, at=now, actor=actor, action=status, reason=reason
+                )
+            )
+        return True
+
+    # web: on-demand scans --------------------------------------------------------------------------------
+    def add_scan_request(
+        self, token_id: int | None, target: str, siren: str | None, status: str, detail: str | None = None
+    ) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                scan_requests.insert().values(
+                    token_id=token_id,
+                    target=target,
+                    siren=siren,
+                    status=status,
+                    detail=detail,
+                    created_at=time.time(),
+                )
+            )
+            key = result.inserted_primary_key
+            assert key is not None
+            return int(key[0])
+
+    def update_scan_request(self, request_id: int, **values: Any) -> None:
+        if values.get("status") in ("completed", "failed"):
+            values.setdefault("finished_at", time.time())
+        with self.engine.begin() as conn:
+            conn.execute(scan_requests.update().where(scan_requests.c.id == request_id).values(**values))
+
+    def scan_request(self, request_id: int) -> dict[str, Any] | None:
+        query = sa.select(scan_requests).where(scan_requests.c.id == request_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return dict(row) if row else None

@@ -1,0 +1,500 @@
+"""Server-rendered pages (French by default, English under ``/en``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from functools import lru_cache
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+
+from souverain.assessment.assess import render_finding
+from souverain.policy.load import Policy, load_policy
+from souverain.portfolio.validate import email_problem
+from souverain.web.data import INDICATORS, Filters, Observatory, departements, regions
+from souverain.web.i18n import Translator, prefix
+from souverain.web.security import verify_password
+
+__all__ = ["error_page", "router"]
+
+router = APIRouter(include_in_schema=False)
+PER_PAGE = 50
+SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
+ROLE_ORDER = (
+    "mailbox",
+    "identity-suite",
+    "mail-gateway",
+    "web-hosting",
+    "cdn",
+    "dns-hosting",
+    "certificate-authority",
+    "third-party",
+)
+TOPICS = ("organisation", "domains", "dependency", "finding", "other")
+KINDS = ("commune", "epci", "departement", "region", "ministere", "etablissement-public", "hopital", "other")
+
+
+@lru_cache(maxsize=1)
+def policy() -> Policy:
+    return load_policy()
+
+
+def lang_of(request: Request) -> str:
+    path = request.url.path
+    return "en" if path == "/en" or path.startswith("/en/") else "fr"
+
+
+def _switch_url(request: Request, lang: str) -> str:
+    path = request.url.path
+    other = path.removeprefix("/en") or "/" if lang == "en" else "/en" + path
+    return other + (f"?{request.url.query}" if request.url.query else "")
+
+
+def _operator(request: Request) -> str | None:
+    value = request.session.get("operator") if "session" in request.scope else None
+    return str(value) if value else None
+
+
+def _binding(request: Request) -> str:
+    return str(request.session.get("csrf", "anon")) if _operator(request) else "anon"
+
+
+def _context(request: Request, **extra: Any) -> dict[str, Any]:
+    lang = lang_of(request)
+    obs: Observatory = request.app.state.obs
+    return {
+        "request": request,
+        "lang": lang,
+        "t": Translator(lang),
+        "L": prefix(lang),
+        "switch_url": _switch_url(request, lang),
+        "operator": _operator(request),
+        "csrf": request.app.state.csrf.token(_binding(request)),
+        "current": obs.current(),
+        "departements": departements(),
+        "regions": regions(),
+        "kinds": KINDS,
+        "qs": lambda **kw: urlencode({k: v for k, v in kw.items() if v not in (None, "")}),
+        **extra,
+    }
+
+
+def _page(request: Request, template: str, status: int = 200, **extra: Any) -> HTMLResponse:
+    html = request.app.state.renderer.render(template, **_context(request, **extra))
+    return HTMLResponse(html, status)
+
+
+def error_page(request: Request, status: int, message: str) -> str:
+    out: str = request.app.state.renderer.render(
+        "error.html.j2", **_context(request, status=status, message=message)
+    )
+    return out
+
+
+def _current(request: Request) -> dict[str, Any]:
+    current = request.app.state.obs.current()
+    if current is None:
+        raise HTTPException(404, Translator(lang_of(request))("no_data"))
+    return dict(current)
+
+
+def _check_csrf(request: Request, token: str | None) -> None:
+    if not request.app.state.csrf.valid(token, _binding(request)):
+        raise HTTPException(403, Translator(lang_of(request))("csrf_failed"))
+
+
+def _filters(region: str | None, departement: str | None, kind: str | None) -> Filters:
+    return Filters(region or None, departement or None, kind or None)
+
+
+def _entity_name(kb: Any, entity: str | None, t: Translator) -> str:
+    if entity is None:
+        return t("undetermined_op")
+    if entity == "self":
+        return t("self_op")
+    ent = kb.entities.get(entity) if kb is not None else None
+    return str(ent.label) if ent is not None else entity
+
+
+# overview -----------------------------------------------------------------------------------------------
+@router.get("/", response_class=HTMLResponse)
+def overview(request: Request, indicator: str = "score") -> HTMLResponse:
+    obs: Observatory = request.app.state.obs
+    current = obs.current()
+    if current is None:
+        return _page(request, "empty.html.j2")
+    if indicator not in INDICATORS:
+        indicator = "score"
+    stats = obs.ready(current["id"])
+    areas = obs.areas(current["id"], "departement")
+    kb = obs.kb_for(current)
+    t = Translator(lang_of(request))
+    providers = [
+        {**p, "label": _entity_name(kb, p["operator"], t)} for p in obs.providers(current["id"], limit=10)
+    ]
+    return _page(
+        request,
+        "overview.html.j2",
+        stats=stats,
+        areas=areas,
+        indicator=indicator,
+        indicators=INDICATORS,
+        trends=obs.trends(),
+        top_providers=providers,
+    )
+
+
+@router.get("/departement/{code}", response_class=HTMLResponse)
+def departement_page(
+    request: Request, code: str, page: Annotated[int, Query(ge=1, le=10_000)] = 1
+) -> Response:
+    if code not in departements():
+        raise HTTPException(404, f"département '{code}': unknown code")
+    obs: Observatory = request.app.state.obs
+    current = _current(request)
+    values = obs.areas(current["id"], "departement").get(code, {})
+    orgs = obs.organisations(current["id"], Filters(departement=code), page, PER_PAGE)
+    return _page(request, "departement.html.j2", code=code, values=values, orgs=orgs, indicators=INDICATORS)
+
+
+# organisation -----------------------------------------------------------------------------------------
+@router.get("/org/{siren}", response_class=HTMLResponse)
+def org_page(request: Request, siren: str, sent: int | None = None) -> Response:
+    obs: Observatory = request.app.state.obs
+    current = _current(request)
+    row = obs.summary_row(current["id"], siren)
+    doc = obs.store.org_assessment(current["id"], siren)
+    org = obs.store.organisation(siren)
+    if row is None or doc is None or org is None:
+        raise HTTPException(404, f"organisation '{siren}': not in the current assessment")
+    t = Translator(lang_of(request))
+    kb = obs.kb_for(current)
+    levels = []
+    for r in doc["levels"]:
+        levels.append(
+            {
+                **r,
+                "operator_name": _entity_name(kb, r["operator"], t),
+                "infrastructure_name": _entity_name(kb, r["infrastructure"], t)
+                if r["infrastructure"] and r["infrastructure"] != r["operator"]
+                else None,
+            }
+        )
+    by_role: dict[str, list[dict[str, Any]]] = {}
+    for r in sorted(
+        levels, key=lambda r: (ROLE_ORDER.index(r["role"]) if r["role"] in ROLE_ORDER else 99, r["subject"])
+    ):
+        by_role.setdefault(r["role"], []).append(r)
+    findings = sorted(
+        (render_finding(policy(), f) for f in doc["findings"]),
+        key=lambda f: (SEVERITY_ORDER.get(f["severity"], 9), f["rule"], f["subject"]),
+    )
+    corrections = obs.store.correction_list(siren=siren)
+    return _page(
+        request,
+        "org.html.j2",
+        org=org,
+        row=row,
+        doc=doc,
+        by_role=by_role,
+        levels=levels,
+        findings=findings,
+        scores=obs.history_scores(siren),
+        corrections=corrections,
+        topics=TOPICS,
+        sent=sent,
+    )
+
+
+@router.post("/org/{siren}/corrections")
+def submit_correction(
+    request: Request,
+    siren: str,
+    contact_name: Annotated[str, Form(min_length=2, max_length=200)],
+    contact_email: Annotated[str, Form(min_length=3, max_length=320)],
+    topic: Annotated[str, Form()],
+    message: Annotated[str, Form(min_length=10, max_length=5000)],
+    csrf: Annotated[str | None, Form()] = None,
+) -> Response:
+    _check_csrf(request, csrf)
+    obs: Observatory = request.app.state.obs
+    if obs.store.organisation(siren) is None:
+        raise HTTPException(404, f"organisation '{siren}': unknown")
+    if topic not in TOPICS:
+        raise HTTPException(422, f"topic '{topic}': expected one of {', '.join(TOPICS)}")
+    problem = email_problem(contact_email)
+    if problem:
+        raise HTTPException(422, f"contact_email '{contact_email}': {problem}")
+    client = request.client.host if request.client else "?"
+    wait = request.app.state.limiter.take(
+        f"correction:{client}", request.app.state.settings.corrections_per_minute
+    )
+    if wait:
+        raise HTTPException(
+            429,
+            "too many corrections from this address; try again later",
+            headers={"Retry-After": str(int(wait) + 1)},
+        )
+    correction_id = obs.store.add_correction(
+        siren, contact_name.strip(), contact_email.strip(), topic, message.strip()
+    )
+    L = prefix(lang_of(request))
+    return RedirectResponse(f"{L}/org/{siren}?sent={correction_id}#corrections", status_code=303)
+
+
+# procurement ---------------------------------------------------------------------------------------------
+_PROCUREMENT_CACHE: dict[tuple[str, float], dict[str, Any]] = {}
+
+
+def _procurement_data(request: Request) -> dict[str, Any] | None:
+    """The procurement pillar's figures (souverain.procurement.report.report_data), computed once per
+    version of the DECP database (its path and modification time)."""
+    settings = request.app.state.settings
+    path = settings.procurement or settings.home / "procurement.duckdb"
+    if not path.is_file():
+        return None
+    key = (str(path), path.stat().st_mtime)
+    if key not in _PROCUREMENT_CACHE:
+        from souverain.procurement.report import report_data
+
+        _PROCUREMENT_CACHE.clear()
+        _PROCUREMENT_CACHE[key] = report_data(path)
+    return _PROCUREMENT_CACHE[key]
+
+
+@router.get("/procurement", response_class=HTMLResponse)
+def procurement_page(request: Request) -> Response:
+    data = _procurement_data(request)
+    years: dict[str, dict[str, Any]] = {}
+    kinds: dict[str, dict[str, Any]] = {}
+    if data is not None:
+        for row in data["shares_year"]:
+            years.setdefault(str(row["year"]), {})[row["view"]] = row
+        last = max(years, default=None)
+        for row in data["shares_year_buyer_kind"]:
+            if str(row["year"]) == last:
+                kinds.setdefault(str(row["buyer_kind"]), {})[row["view"]] = row
+    return _page(request, "procurement.html.j2", data=data, years=years, kinds=kinds)
+
+
+# providers -----------------------------------------------------------------------------------------------
+@router.get("/providers", response_class=HTMLResponse)
+def providers_page(request: Request) -> Response:
+    obs: Observatory = request.app.state.obs
+    current = _current(request)
+    kb = obs.kb_for(current)
+    t = Translator(lang_of(request))
+    rows = []
+    for p in obs.providers(current["id"]):
+        ent = kb.entities.get(p["operator"]) if kb is not None else None
+        rows.append(
+            {**p, "label": _entity_name(kb, p["operator"], t), "country": ent.country if ent else None}
+        )
+    return _page(request, "providers.html.j2", providers=rows)
+
+
+@router.get("/provider/{entity}", response_class=HTMLResponse)
+def provider_page(
+    request: Request,
+    entity: str,
+    role: str | None = None,
+    region: str | None = None,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+) -> Response:
+    from souverain.kb.explain import explain
+
+    obs: Observatory = request.app.state.obs
+    current = _current(request)
+    kb = obs.kb_for(current)
+    stats = obs.provider(current["id"], entity)
+    ent = kb.entities.get(entity) if kb is not None else None
+    if stats is None and ent is None:
+        raise HTTPException(404, f"provider '{entity}': neither observed nor in the knowledge base")
+    info = explain(kb, ent, dt.date.fromisoformat(current["as_of"])) if kb is not None and ent else None
+    names = {}
+    if info is not None and kb is not None:
+        names = {
+            o["parent"]: _entity_name(kb, o["parent"], Translator(lang_of(request))) for o in info["owners"]
+        }
+    rows = obs.dependents(current["id"], entity, role or None, _filters(region, None, None), page, PER_PAGE)
+    return _page(
+        request,
+        "provider.html.j2",
+        entity=entity,
+        ent=ent,
+        info=info,
+        stats=stats,
+        rows=rows,
+        role=role,
+        region=region,
+        page=page,
+        per_page=PER_PAGE,
+        owner_names=names,
+    )
+
+
+# search and rankings ---------------------------------------------------------------------------------------
+@router.get("/search", response_class=HTMLResponse)
+def search_page(
+    request: Request,
+    q: Annotated[str, Query(max_length=200)] = "",
+    region: str | None = None,
+    departement: str | None = None,
+    kind: str | None = None,
+) -> Response:
+    obs: Observatory = request.app.state.obs
+    current = _current(request)
+    filters = _filters(region, departement, kind)
+    results = obs.search(current["id"], q, filters) if q.strip() else None
+    partial = request.headers.get("HX-Request") == "true"
+    template = "_results.html.j2" if partial else "search.html.j2"
+    return _page(request, template, q=q, results=results, filters=filters)
+
+
+@router.get("/rankings", response_class=HTMLResponse)
+def rankings_page(
+    request: Request,
+    region: str | None = None,
+    departement: str | None = None,
+    kind: str | None = None,
+    order: str = "worst",
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+) -> Response:
+    obs: Observatory = request.app.state.obs
+    current = _current(request)
+    filters = _filters(region, departement, kind)
+    orgs = obs.organisations(
+        current["id"], filters, page, PER_PAGE, "-score" if order == "worst" else "score"
+    )
+    areas = obs.areas(current["id"], "departement")
+    ranked = sorted(
+        ((code, v) for code, v in areas.items() if v["score"]["value"] is not None),
+        key=lambda item: item[1]["score"]["value"],
+        reverse=order != "worst",
+    )
+    return _page(request, "rankings.html.j2", orgs=orgs, filters=filters, order=order, ranked=ranked)
+
+
+# open data -----------------------------------------------------------------------------------------------
+def _opendata_dir(request: Request, run_id: int) -> Any:
+    return request.app.state.settings.home / "opendata" / str(run_id)
+
+
+@router.get("/opendata", response_class=HTMLResponse)
+def opendata_page(request: Request) -> Response:
+    from souverain.web import publish
+
+    obs: Observatory = request.app.state.obs
+    runs = []
+    for row in reversed(obs.published()):
+        folder = _opendata_dir(request, row["run_id"])
+        runs.append({**row, "files": publish.listing(folder)})
+    return _page(request, "opendata.html.j2", runs=runs, available=publish.available())
+
+
+@router.post("/opendata/{run_id}")
+def opendata_generate(request: Request, run_id: int, csrf: Annotated[str | None, Form()] = None) -> Response:
+    from souverain.web import publish
+
+    _check_csrf(request, csrf)
+    obs: Observatory = request.app.state.obs
+    if run_id not in {r["run_id"] for r in obs.published()}:
+        raise HTTPException(404, f"run {run_id}: no published assessment")
+    client = request.client.host if request.client else "?"
+    if request.app.state.limiter.take(f"opendata:{client}", 2):
+        raise HTTPException(429, "open data is being generated too often from this address; wait a minute")
+    current = obs.for_run(run_id)
+    assert current is not None
+    publish.generate(obs.store, run_id, _opendata_dir(request, run_id), obs.kb_for(current))
+    return RedirectResponse(f"{prefix(lang_of(request))}/opendata#run-{run_id}", status_code=303)
+
+
+@router.get("/opendata/{run_id}/{name:path}")
+def opendata_file(request: Request, run_id: int, name: str) -> Response:
+    from souverain.web import publish
+
+    folder = _opendata_dir(request, run_id)
+    files = {f["name"]: f for f in publish.listing(folder)}
+    if name not in files:
+        raise HTTPException(404, f"open data file '{name}' of run {run_id}: not generated")
+    return FileResponse(folder / name, filename=name.replace("/", "-"))
+
+
+# operators ------------------------------------------------------------------------------------------------
+@router.get("/signin", response_class=HTMLResponse)
+def signin_page(request: Request) -> Response:
+    return _page(request, "signin.html.j2", failed=False)
+
+
+@router.post("/signin")
+def signin(
+    request: Request,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=200)],
+    csrf: Annotated[str | None, Form()] = None,
+) -> Response:
+    _check_csrf(request, csrf)
+    client = request.client.host if request.client else "?"
+    if request.app.state.limiter.take(f"signin:{client}", 10):
+        raise HTTPException(429, "too many sign-in attempts; wait a minute")
+    account = request.app.state.store.operator(username)
+    if account is None or account["disabled"] or not verify_password(password, account["password_hash"]):
+        return _page(request, "signin.html.j2", status=401, failed=True)
+    request.session.clear()
+    request.session["operator"] = account["username"]
+    request.session["csrf"] = secrets.token_hex(16)
+    return RedirectResponse(f"{prefix(lang_of(request))}/review", status_code=303)
+
+
+@router.post("/signout")
+def signout(request: Request, csrf: Annotated[str | None, Form()] = None) -> Response:
+    _check_csrf(request, csrf)
+    request.session.clear()
+    return RedirectResponse(f"{prefix(lang_of(request))}/", status_code=303)
+
+
+def _require_operator(request: Request) -> str:
+    who = _operator(request)
+    if who is None:
+        raise HTTPException(401, Translator(lang_of(request))("signin_title"))
+    return who
+
+
+@router.get("/review", response_class=HTMLResponse)
+def review_page(request: Request) -> Response:
+    _require_operator(request)
+    store = request.app.state.store
+    pending = store.correction_list(status="pending")
+    recent = [c for c in store.correction_list(limit=50) if c["status"] != "pending"]
+    names = {}
+    for c in pending + recent:
+        org = store.organisation(c["siren"])
+        names[c["siren"]] = org.name if org else c["siren"]
+    return _page(request, "review.html.j2", pending=pending, recent=recent, names=names)
+
+
+@router.post("/review/{correction_id}")
+def review(
+    request: Request,
+    correction_id: int,
+    decision: Annotated[str, Form()],
+    reason: Annotated[str, Form(min_length=3, max_length=2000)],
+    csrf: Annotated[str | None, Form()] = None,
+) -> Response:
+    who = _require_operator(request)
+    _check_csrf(request, csrf)
+    if decision not in ("accept", "reject"):
+        raise HTTPException(422, f"decision '{decision}': expected accept or reject")
+    if not request.app.state.store.review_correction(
+        correction_id, who, decision == "accept", reason.strip()
+    ):
+        raise HTTPException(409, f"correction {correction_id}: not pending (already reviewed, or unknown)")
+    return RedirectResponse(f"{prefix(lang_of(request))}/review", status_code=303)
+
+
+@router.get("/api", response_class=HTMLResponse)
+def api_page(request: Request) -> Response:
+    return _page(request, "api.html.j2")

@@ -1,0 +1,87 @@
+"""Pages over HTTP: security headers, no reference to another host, errors, open-data publication."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+
+from .conftest import Server, WebWorld
+
+URL_ATTR = re.compile(r"""(?:src|href|action|srcset|poster|data)\s*=\s*["']([^"']+)["']""", re.I)
+
+
+@pytest.fixture(scope="module")
+def client(server: Server) -> Any:
+    with httpx.Client(base_url=server.url, timeout=30) as c:
+        yield c
+
+
+def pages(world: WebWorld) -> list[str]:
+    siren = world.sirens[0]
+    return [
+        "/",
+        "/en/",
+        "/?indicator=mailboxes-eu-control",
+        "/departement/972",
+        f"/org/{siren}",
+        f"/en/org/{siren}",
+        "/providers",
+        "/provider/microsoft",
+        "/provider/aws?role=web-hosting",
+        "/search?q=commune",
+        "/rankings?order=best",
+        "/opendata",
+        "/procurement",
+        "/en/procurement",
+        "/signin",
+        "/api",
+        "/en/rankings",
+    ]
+
+
+def test_pages_reference_only_the_server(client: httpx.Client, world: WebWorld) -> None:
+    for path in pages(world):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        csp = response.headers["content-security-policy"]
+        assert "default-src 'none'" in csp and "script-src 'self'" in csp, path
+        assert "set-cookie" not in response.headers, path
+        for url in URL_ATTR.findall(response.text):
+            assert url.startswith(("/", "#")) and not url.startswith("//"), (path, url)
+        assert "<script>" not in response.text and " style=" not in response.text, path
+
+
+def test_errors_are_pages(client: httpx.Client) -> None:
+    response = client.get("/departement/00")
+    assert response.status_code == 404 and "unknown code" in response.text
+    assert client.get("/en/org/123456789").status_code == 404
+    assert client.get("/review", follow_redirects=False).status_code == 401
+    bad = client.get("/rankings", params={"page": 0})
+    assert bad.status_code == 422 and "page" in bad.text
+
+
+def test_open_data_generated_and_served(client: httpx.Client, world: WebWorld, server: Server) -> None:
+    from souverain.web import publish
+
+    if not publish.available():
+        pytest.skip("souverain.opendata is not installed")
+    page = client.get("/opendata")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert token is not None
+    run_id = world.run_ids[-1]
+    generated = client.post(f"/opendata/{run_id}", data={"csrf": token.group(1)}, follow_redirects=True)
+    assert generated.status_code == 200, generated.text[:500]
+    links = re.findall(rf'href="(/opendata/{run_id}/[^"]+)"', generated.text)
+    assert f"/opendata/{run_id}/datapackage.json" in links
+    package = client.get(f"/opendata/{run_id}/datapackage.json").json()
+    assert package["resources"]
+    csv_links = [u for u in links if u.endswith(".csv")]
+    assert csv_links
+    body = client.get(csv_links[0])
+    assert body.status_code == 200 and body.content
+    assert client.get(f"/opendata/{run_id}/%2E%2E/%2E%2E/store.db").status_code == 404
+    assert client.get(f"/opendata/{run_id}/csv/../../store.db").status_code in (404, 405)
+    assert (world.home / "opendata" / str(run_id) / "datapackage.json").is_file()
