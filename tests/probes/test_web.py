@@ -327,3 +327,27 @@ def test_http_budget_names_the_per_ip_queue(ca: TestCA) -> None:
         http_probe.BUDGET_S = old
     assert ev["http"].status is Status.TIMEOUT
     assert "queued behind the per-IP connection cap of 127.91.11.1" in (ev["http"].error or "")
+
+
+def test_public_only_refuses_every_connection_to_an_internal_address(ca: TestCA) -> None:
+    """On-demand scans run with ``public_only``: a name that resolves to loopback at scan time (after the
+    guard's check: DNS rebinding) or a redirect to it gets no connection at all, and the probes say why."""
+    hits: list[str] = []
+
+    async def counting(request: web.Request) -> web.StreamResponse:
+        hits.append(request.path)
+        return web.Response(text=PAGE, content_type="text/html")
+
+    async def main() -> dict[str, Evidence]:
+        async with World(ca) as world:
+            await normal_world(world, "rebind.test", "127.91.1.9", page=counting)
+            return await scan(world, "rebind.test", public_only=True)
+
+    ev = asyncio.run(main())
+    assert hits == []  # not one request reached the internal server
+    assert ev["dns"].status == Status.OK  # DNS goes to the configured resolver only, as always
+    for probe in ("tls", "http"):
+        assert ev[probe].status in (Status.REFUSED, Status.ERROR), (probe, ev[probe])
+        text = str(ev[probe].error) + str(ev[probe].data)
+        assert "public-only" in text and "loopback" in text, (probe, text)
+    assert ev["page"].status != Status.OK

@@ -65,6 +65,7 @@ class NetConfig:
     origin_lookup: bool = False  # ask a Team Cymru style DNS zone for the origin AS of observed addresses
     origin_zone_v4: str = "origin.asn.cymru.com"
     origin_zone_v6: str = "origin6.asn.cymru.com"
+    public_only: bool = False  # refuse connections to non-public addresses (on-demand scans, net/addresses)
     tenant_probe: bool = False  # ask Microsoft's identity platform whether the domain has a tenant
     tenant_url: str = "https://login.microsoftonline.com/{domain}/v2.0/.well-known/openid-configuration"
 

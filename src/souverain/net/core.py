@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 
+from souverain.net.addresses import refuse_non_public
 from souverain.net.config import NetConfig
 from souverain.net.dns import DnsAnswer, DnsClient, literal_ip
 from souverain.net.limiter import Limiter
@@ -145,5 +146,8 @@ class Net:
         return (await v4).rrs + v6.rrs
 
     def ip_slot(self, ip: str) -> _IpSlot:
-        """Hold one of the ``per_ip_limit`` connection slots of a destination IP (``async with``)."""
+        """Hold one of the ``per_ip_limit`` connection slots of a destination IP (``async with``). With
+        ``public_only``, a non-public destination raises :class:`AddressRefused` instead."""
+        if self.config.public_only:
+            refuse_non_public(ip)
         return _IpSlot(self._slots, ip, self.config.per_ip_limit)

@@ -8,6 +8,7 @@ import ssl
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 
+from souverain.net.addresses import ip_problem, refuse_non_public
 from souverain.net.config import NetConfig
 from souverain.net.dns import DnsClient, literal_ip
 
@@ -17,8 +18,9 @@ __all__ = ["NetResolver", "make_session"]
 class NetResolver(AbstractResolver):
     """aiohttp resolver backed by the shared, cached :class:`DnsClient`."""
 
-    def __init__(self, client: DnsClient) -> None:
+    def __init__(self, client: DnsClient, public_only: bool = False) -> None:
         self._client = client
+        self._public_only = public_only
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
@@ -35,6 +37,11 @@ class NetResolver(AbstractResolver):
             addrs = []
             for rdtype, _fam in want:
                 addrs.extend((await self._client.query(host, rdtype)).rrs)
+        if self._public_only:
+            public = [a for a in addrs if ip_problem(a) is None]
+            if addrs and not public:
+                refuse_non_public(addrs[0])  # every address is internal: say why for the first one
+            addrs = public
         results: list[ResolveResult] = []
         for addr in addrs:
             fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
@@ -59,7 +66,7 @@ class NetResolver(AbstractResolver):
 def make_session(config: NetConfig, client: DnsClient, ssl_context: ssl.SSLContext) -> aiohttp.ClientSession:
     """The one HTTP session of a run."""
     connector = aiohttp.TCPConnector(
-        resolver=NetResolver(client),
+        resolver=NetResolver(client, config.public_only),
         limit=config.global_connection_limit,
         limit_per_host=config.per_ip_limit,
         ssl=ssl_context,

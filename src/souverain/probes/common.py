@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 
 from souverain.evidence import Evidence, Status
+from souverain.net.addresses import AddressRefused
 from souverain.probes.base import ProbeContext
 
 __all__ = ["SharedBudget", "classify_error", "evidence_part", "is_handshake_timeout", "mx_hosts", "web_host"]
@@ -46,6 +47,8 @@ def classify_error(exc: BaseException) -> tuple[Status, str]:
     """Map a network exception to a status and a short reason."""
     if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError) or is_handshake_timeout(exc):
         return Status.TIMEOUT, "timed out"
+    if isinstance(exc, AddressRefused):  # by our own public-only policy: no packet was sent
+        return Status.REFUSED, str(exc)[:300]
     if isinstance(exc, ConnectionRefusedError):
         return Status.REFUSED, "connection refused"
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
@@ -54,6 +57,8 @@ def classify_error(exc: BaseException) -> tuple[Status, str]:
         reason = getattr(exc, "reason", None) or str(exc)
         return Status.ERROR, f"TLS handshake failed: {reason}"[:300]
     if isinstance(exc, aiohttp.ClientConnectorError):
+        if isinstance(exc.os_error, AddressRefused):
+            return Status.REFUSED, str(exc.os_error)[:300]
         if isinstance(exc.os_error, ConnectionRefusedError):
             return Status.REFUSED, "connection refused"
         return Status.ERROR, f"connection failed: {exc.os_error}"[:300]

@@ -24,7 +24,14 @@ CHILD_TIMEOUT_S = 900
 
 def scan_config(*, lab_dir: Path | None, resolver: str | None, ca_file: str | None) -> dict[str, Any]:
     """The run configuration of on-demand scans (lab: the lab's resolver, CA and KB overlay)."""
-    config: dict[str, Any] = {"resolver": resolver, "ca_file": ca_file, "on_demand": True}
+    # outside the lab, every connection of the scan is to a public address (net/addresses.py): the guard's
+    # check before the scan cannot see a name that changes its answer later, nor a redirect to an inner host
+    config: dict[str, Any] = {
+        "resolver": resolver,
+        "ca_file": ca_file,
+        "on_demand": True,
+        "public_only": lab_dir is None,
+    }
     if lab_dir is not None:
         import orjson
 
