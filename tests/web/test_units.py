@@ -166,3 +166,37 @@ def test_path_parser() -> None:
     assert parse_path("M1e1,2.5e-1 l -1e1,0 z") == [[(10.0, 0.25), (0.0, 0.25)]]
     with pytest.raises(ValueError, match="starts with a number"):
         parse_path("1 2 3")
+
+
+def test_every_level_reason_of_the_assessment_reads_in_french() -> None:
+    """Each form of ``LevelResult.why`` written by the assessment has a French rendering (and English pages
+    show it as stored)."""
+    import inspect
+    import re as _re
+
+    from souverain.assessment import assess, levels
+    from souverain.web.i18n import Translator
+
+    fr, en = Translator("fr"), Translator("en")
+    samples = {
+        "no operator shown by the evidence": "aucun opérateur visible dans les observations",
+        "operator reached by us-cloud-act, us-fisa-702": "opérateur soumis à us-cloud-act, us-fisa-702",
+        "infrastructure reached by us-cloud-act": "infrastructure soumise à us-cloud-act",
+        "operator controlled from US": "opérateur contrôlé depuis US",
+        "infrastructure controlled from CN": "infrastructure contrôlée depuis CN",
+        "technology licensed from microsoft (outside the European area)":
+            "technologie sous licence de microsoft (hors de l'espace européen)",
+        "declared on ovhcloud, whose offer o1 is qualified":
+            "déclaré chez ovhcloud, dont l'offre o1 est qualifiée",
+        "run by the organisation itself on ovhcloud": "exploité par l'organisme lui-même sur ovhcloud",
+        "run by the organisation itself": "exploité par l'organisme lui-même",
+        "controlled from the European area": "contrôlé depuis l'espace européen",
+        "the service's role or domain is not declared": "le rôle ou le domaine du service n'est pas déclaré",
+        "no observed dependency for the service": "aucune dépendance observée pour ce service",
+    }  # fmt: skip
+    for english, french in samples.items():
+        assert fr.why(english) == french and en.why(english) == english
+    # every literal reason in the assessment's source is one of the sampled forms (catches a new reason)
+    source = inspect.getsource(levels) + inspect.getsource(assess)
+    literals = _re.findall(r'LevelResult\(\s*"[a-z-]+",\s*f?"([^"{]+)', source)
+    assert literals and all(any(s.startswith(lit.strip()) for s in samples) for lit in literals), literals

@@ -5,6 +5,7 @@ The language travels in the URL (``/en/...``), never in a cookie: anonymous visi
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -21,6 +22,36 @@ def catalogue() -> dict[str, Any]:
     text = resources.files("souverain.web").joinpath("messages.yaml").read_text(encoding="utf-8")
     data: dict[str, Any] = yaml.safe_load(text)
     return data
+
+
+# The assessment writes the "why" of a level in English (souverain.assessment.levels); these are its forms,
+# in French. A form not listed here is shown as written.
+_WHY_FR: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), text)
+    for pattern, text in (
+        (r"^no operator shown by the evidence$", "aucun opérateur visible dans les observations"),
+        (r"^operator reached by (.+)$", r"opérateur soumis à \1"),
+        (r"^infrastructure reached by (.+)$", r"infrastructure soumise à \1"),
+        (r"^operator controlled from (.+)$", r"opérateur contrôlé depuis \1"),
+        (r"^infrastructure controlled from (.+)$", r"infrastructure contrôlée depuis \1"),
+        (
+            r"^technology licensed from (.+) \(outside the European area\)$",
+            r"technologie sous licence de \1 (hors de l'espace européen)",
+        ),
+        (
+            r"^declared on (.+), whose offer (.+) is qualified$",
+            r"déclaré chez \1, dont l'offre \2 est qualifiée",
+        ),
+        (r"^run by the organisation itself on (.+)$", r"exploité par l'organisme lui-même sur \1"),
+        (r"^run by the organisation itself$", "exploité par l'organisme lui-même"),
+        (r"^controlled from the European area$", "contrôlé depuis l'espace européen"),
+        (
+            r"^the service's role or domain is not declared$",
+            "le rôle ou le domaine du service n'est pas déclaré",
+        ),
+        (r"^no observed dependency for the service$", "aucune dépendance observée pour ce service"),
+    )
+)
 
 
 def prefix(lang: str) -> str:
@@ -44,6 +75,26 @@ class Translator:
             return key
         text = str(entry[self.lang])
         return text.format(**values) if values else text
+
+    def why(self, text: str | None) -> str:
+        """The reason of a level (stored in English by the assessment) in the page's language."""
+        if not text:
+            return "—"
+        if self.lang == "fr":
+            for pattern, french in _WHY_FR:
+                if pattern.match(text):
+                    return pattern.sub(french, text)
+        return text
+
+    def change_value(self, value: Any) -> str:
+        """One side of a history change: a level (named in the page's language), a score or a value."""
+        if isinstance(value, dict):
+            value = value.get("level", value.get("operator"))
+        if value is None:
+            return "—"
+        if isinstance(value, str) and value in self._labels.get("level", {}):
+            return self.label("level", value)
+        return str(value)
 
     def label(self, group: str, code: str | None) -> str:
         if code is None:
