@@ -14,7 +14,7 @@ from souverain.assessment.assess import Assessor
 from souverain.assessment.levels import Leveller
 from souverain.attribution.engine import Attributor
 from souverain.attribution.observe import PROBES_READ
-from souverain.attribution.run import recorded_targets, run_dependencies
+from souverain.attribution.run import run_dependencies
 from souverain.errors import InputError
 from souverain.evidence import Evidence, Status
 from souverain.kb.load import KB
@@ -29,6 +29,8 @@ HYGIENE_PROBES = frozenset({"dns", "tls", "http", "spf", "dmarc", "dkim", "mta-s
 STATUS_ONLY = ("page",)
 """Probes whose status alone the assessment needs (their payloads are not read)."""
 SENSITIVE = frozenset({"sensible-art31", "defense", "nucleaire"})
+BATCH = 500
+"""Organisations read, assessed and written together: memory stays flat whatever the size of the run."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,31 +73,86 @@ def _assess_all(
     return docs
 
 
-def _reassessed_previous(
-    store: Store, run_id: int, orgs: list[Organisation], kb: KB, networks: NetworkData, on: dt.date
-) -> tuple[dict[str, dict[str, Evidence]], dict[str, list[dict[str, Any]]], dict[str, list[dict[str, Any]]]]:
-    """An old run's hygiene evidence and its dependencies under the current KB, from one read of its
-    evidence (in memory, nothing stored)."""
-    evidence: dict[str, dict[str, Evidence]] = {}
+_Evidence = dict[str, dict[str, Evidence]]
+_Rows = dict[str, list[dict[str, Any]]]
 
-    def remember(
-        targets: Iterable[tuple[int, str, list[Evidence]]],
-    ) -> Iterator[tuple[int, str, list[Evidence]]]:
-        for target_id, domain, items in targets:
-            evidence[domain] = {
-                e.probe: e for e in items if e.probe in HYGIENE_PROBES or e.probe in STATUS_ONLY
-            }
-            yield target_id, domain, items
 
-    by_domain: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    by_siren: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    targets = remember(recorded_targets(store, run_id, PROBES_READ | HYGIENE_PROBES))
-    for row in run_dependencies(Attributor(kb, networks, on), targets, orgs):
-        if row["domain"] is not None:
+class _RunReader:
+    """What the assessment reads of a run, batch by batch: hygiene evidence (the page probe's status only)
+    and the stored dependency rows of the batch's domains; organisation-level rows are few and read once."""
+
+    def __init__(self, store: Store, run_id: int, attribution_id: int) -> None:
+        self.store, self.attribution_id = store, attribution_id
+        self.targets = {t.domain: t.id for t in store.targets(run_id)}
+        self.pages = {probe: store.probe_statuses(run_id, probe) for probe in STATUS_ONLY}
+        self.by_siren: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for row in store.dependencies_of(attribution_id, org_level_only=True):
+            self.by_siren[row["siren"]].append(row)
+
+    def read(self, batch: list[Organisation]) -> tuple[_Evidence, _Rows, _Rows]:
+        domain_of = {self.targets[d.name]: d.name for o in batch for d in o.domains if d.name in self.targets}
+        ids = sorted(domain_of)
+        evidence: dict[str, dict[str, Evidence]] = {}
+        for tid, items in self.store.evidence_for(ids, probes=HYGIENE_PROBES).items():
+            if items:
+                evidence[domain_of[tid]] = {e.probe: e for e in items}
+        for probe, statuses in self.pages.items():
+            for tid in ids:
+                if tid in statuses:
+                    status, error = statuses[tid]
+                    domain = domain_of[tid]
+                    status_only = Evidence(probe, domain, Status(status), error=error)
+                    evidence.setdefault(domain, {})[probe] = status_only
+        by_domain: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for row in self.store.dependencies_of(self.attribution_id, target_ids=ids):
             by_domain[row["domain"]].append(row)
-        else:
-            by_siren[row["siren"]].append(row)
-    return evidence, by_domain, by_siren
+        sirens = {o.siren for o in batch}
+        return evidence, by_domain, {s: rows for s, rows in self.by_siren.items() if s in sirens}
+
+
+class _PreviousRun:
+    """The previous assessed run, batch by batch: its stored documents, and its evidence re-attributed and
+    re-assessed with today's KB and policy (in memory, nothing stored) to tell reality from methodology."""
+
+    def __init__(
+        self,
+        store: Store,
+        run_id: int,
+        assessment_id: int,
+        kb: KB,
+        networks: NetworkData,
+        policy: Policy,
+        on: dt.date,
+    ) -> None:
+        self.store, self.assessment_id = store, assessment_id
+        self.orgs = {o.siren: o for o in store.run_organisations(run_id)}
+        self.targets = {t.domain: t.id for t in store.targets(run_id)}
+        self.attributor = Attributor(kb, networks, on)
+        self.assessor = Assessor(kb, policy, Leveller(kb, policy, on))
+
+    def read(self, batch: list[Organisation]) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+        old_orgs = [self.orgs[o.siren] for o in batch if o.siren in self.orgs]
+        old_docs = self.store.org_assessments_of(self.assessment_id, [o.siren for o in old_orgs])
+        targets = self.targets
+        domain_of = {targets[d.name]: d.name for o in old_orgs for d in o.domains if d.name in targets}
+        ids = sorted(domain_of)
+        recorded = [
+            (tid, domain_of[tid], items)
+            for tid, items in self.store.evidence_for(ids, probes=PROBES_READ | HYGIENE_PROBES).items()
+            if items
+        ]
+        evidence = {
+            domain: {e.probe: e for e in items if e.probe in HYGIENE_PROBES or e.probe in STATUS_ONLY}
+            for _, domain, items in recorded
+        }
+        by_domain: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        by_siren: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for row in run_dependencies(self.attributor, recorded, old_orgs):
+            if row["domain"] is not None:
+                by_domain[row["domain"]].append(row)
+            else:
+                by_siren[row["siren"]].append(row)
+        return old_docs, _assess_all(old_orgs, evidence, by_domain, by_siren, self.assessor)
 
 
 def _stored_dependencies(
@@ -185,35 +242,34 @@ def _share(values: list[bool]) -> dict[str, Any]:
     return {"value": round(yes / n, 4) if n else None, "numerator": yes, "denominator": n}
 
 
-def trajectories(orgs: list[Organisation], docs: dict[str, dict[str, Any]], policy: Policy) -> dict[str, Any]:
-    """Each indicator of the policy, measured nationally and per région and département.
+class _Samples:
+    """The programme indicators' samples, gathered one organisation at a time (no document is kept).
 
     Body indicators count each body once; domain indicators count each domain once per scope, even when
     several bodies share it (a domain shared by two communes of one département counts once there)."""
-    samples: dict[str, list[tuple[list[Organisation], bool]]] = defaultdict(list)
-    by_domain: dict[str, dict[str, tuple[list[Organisation], bool]]] = defaultdict(dict)
 
-    def domain_sample(indicator: str, domain: str, org: Organisation, ok: bool) -> None:
-        seen = by_domain[indicator].get(domain)
+    def __init__(self) -> None:
+        self.bodies: dict[str, list[tuple[list[Organisation], bool]]] = defaultdict(list)
+        self.domains: dict[str, dict[str, tuple[list[Organisation], bool]]] = defaultdict(dict)
+
+    def _domain(self, indicator: str, domain: str, org: Organisation, ok: bool) -> None:
+        seen = self.domains[indicator].get(domain)
         if seen is None:
-            by_domain[indicator][domain] = ([org], ok)
+            self.domains[indicator][domain] = ([org], ok)
         else:
             seen[0].append(org)
 
-    for org in orgs:
-        doc = docs.get(org.siren)
-        if doc is None:
-            continue
+    def add(self, org: Organisation, doc: dict[str, Any]) -> None:
         sensitive = [s for s in doc["services"] if SENSITIVE & set(s["data_classes"]) and s["level"]]
         if sensitive:
             ok = all(
                 s["level"] == "qualified" or (s["observed"] == "self" and s["level"] == "european")
                 for s in sensitive
             )
-            samples["sensitive-on-qualified"].append(([org], ok))
+            self.bodies["sensitive-on-qualified"].append(([org], ok))
         boxes = [r for r in doc["levels"] if r["role"] == "mailbox" and r["level"] != "undetermined"]
         if boxes:
-            samples["mailboxes-eu-control"].append(
+            self.bodies["mailboxes-eu-control"].append(
                 ([org], all(r["level"] in ("qualified", "european") for r in boxes))
             )
         for name, domain in doc["hygiene"]["domains"].items():
@@ -226,60 +282,88 @@ def trajectories(orgs: list[Organisation], docs: dict[str, dict[str, Any]], poli
                 and not (dkim and dkim["status"] == "not-applicable")
             ):
                 reject = pol["status"] == "pass" and pol["detail"] == "p=reject"
-                domain_sample("dmarc-reject", name, org, reject)
-                domain_sample("dmarc-enforced", name, org, pol["status"] == "pass")
+                self._domain("dmarc-reject", name, org, reject)
+                self._domain("dmarc-enforced", name, org, pol["status"] == "pass")
             dnssec = checks.get("DNS-DNSSEC")
             if dnssec is not None and dnssec["status"] in ("pass", "fail"):
-                domain_sample("dnssec-validated", name, org, dnssec["status"] == "pass")
-    for indicator, domains in by_domain.items():
-        samples[indicator] += [domains[name] for name in sorted(domains)]
-    out: dict[str, Any] = {}
-    for ind in policy.indicators:
-        rows = samples.get(ind["id"], [])
-        regions: dict[str, list[bool]] = defaultdict(list)
-        depts: dict[str, list[bool]] = defaultdict(list)
-        for members, ok in rows:
-            for code in sorted({o.territory.region for o in members if o.territory.region}):
-                regions[code].append(ok)
-            for code in sorted({o.territory.departement for o in members if o.territory.departement}):
-                depts[code].append(ok)
-        national = _share([ok for _, ok in rows])
-        target = ind.get("target")
-        out[ind["id"]] = {
-            "title": ind["title"],
-            "unit": ind["unit"],
-            "target": target,
-            "gap": round(target["value"] - national["value"], 4)
-            if target and national["value"] is not None
-            else None,
-            "national": national,
-            "regions": {k: _share(v) for k, v in sorted(regions.items())},
-            "departements": {k: _share(v) for k, v in sorted(depts.items())},
+                self._domain("dnssec-validated", name, org, dnssec["status"] == "pass")
+
+    def result(self, policy: Policy) -> dict[str, Any]:
+        samples = {k: list(v) for k, v in self.bodies.items()}
+        for indicator, domains in self.domains.items():
+            samples.setdefault(indicator, []).extend(domains[name] for name in sorted(domains))
+        out: dict[str, Any] = {}
+        for ind in policy.indicators:
+            rows = samples.get(ind["id"], [])
+            regions: dict[str, list[bool]] = defaultdict(list)
+            depts: dict[str, list[bool]] = defaultdict(list)
+            for members, ok in rows:
+                for code in sorted({o.territory.region for o in members if o.territory.region}):
+                    regions[code].append(ok)
+                for code in sorted({o.territory.departement for o in members if o.territory.departement}):
+                    depts[code].append(ok)
+            national = _share([ok for _, ok in rows])
+            target = ind.get("target")
+            out[ind["id"]] = {
+                "title": ind["title"],
+                "unit": ind["unit"],
+                "target": target,
+                "gap": round(target["value"] - national["value"], 4)
+                if target and national["value"] is not None
+                else None,
+                "national": national,
+                "regions": {k: _share(v) for k, v in sorted(regions.items())},
+                "departements": {k: _share(v) for k, v in sorted(depts.items())},
+            }
+        return out
+
+
+def trajectories(orgs: list[Organisation], docs: dict[str, dict[str, Any]], policy: Policy) -> dict[str, Any]:
+    """Each indicator of the policy, measured nationally and per région and département (see _Samples)."""
+    samples = _Samples()
+    for org in orgs:
+        doc = docs.get(org.siren)
+        if doc is not None:
+            samples.add(org, doc)
+    return samples.result(policy)
+
+
+class _Tally:
+    """The run's aggregates (scores, levels, findings, trajectories), one organisation at a time."""
+
+    def __init__(self) -> None:
+        self.organisations = 0
+        self.provisional = 0
+        self.scores: list[float] = []
+        self.levels: dict[str, Counter[str]] = defaultdict(Counter)
+        self.findings: Counter[str] = Counter()
+        self.samples = _Samples()
+
+    def add(self, org: Organisation, doc: dict[str, Any]) -> None:
+        self.organisations += 1
+        self.provisional += bool(doc["provisional"])
+        if doc["score"] is not None:
+            self.scores.append(doc["score"])
+        for r in doc["levels"]:
+            self.levels[r["role"]][r["level"]] += 1
+        for f in doc["findings"]:
+            self.findings[f"{f['rule']}:{f['status']}"] += 1
+        self.samples.add(org, doc)
+
+    def summary(self, policy: Policy) -> dict[str, Any]:
+        scores = self.scores
+        return {
+            "methodology": policy.methodology,
+            "organisations": self.organisations,
+            "score": {
+                "mean": round(statistics.fmean(scores), 1) if scores else None,
+                "median": round(statistics.median(scores), 1) if scores else None,
+                "provisional": self.provisional,
+            },
+            "levels": {role: dict(c) for role, c in sorted(self.levels.items())},
+            "findings": dict(self.findings.most_common()),
+            "trajectories": self.samples.result(policy),
         }
-    return out
-
-
-def _summary(docs: dict[str, dict[str, Any]], orgs: list[Organisation], policy: Policy) -> dict[str, Any]:
-    scores = [d["score"] for d in docs.values() if d["score"] is not None]
-    levels: dict[str, Counter[str]] = defaultdict(Counter)
-    findings: Counter[str] = Counter()
-    for d in docs.values():
-        for r in d["levels"]:
-            levels[r["role"]][r["level"]] += 1
-        for f in d["findings"]:
-            findings[f"{f['rule']}:{f['status']}"] += 1
-    return {
-        "methodology": policy.methodology,
-        "organisations": len(docs),
-        "score": {
-            "mean": round(statistics.fmean(scores), 1) if scores else None,
-            "median": round(statistics.median(scores), 1) if scores else None,
-            "provisional": sum(1 for d in docs.values() if d["provisional"]),
-        },
-        "levels": {role: dict(c) for role, c in sorted(levels.items())},
-        "findings": dict(findings.most_common()),
-        "trajectories": trajectories(orgs, docs, policy),
-    }
 
 
 def assess_run(
@@ -298,37 +382,44 @@ def assess_run(
         raise InputError(f"run {run_id}: not attributed yet; run: souverain reassess {run_id}")
     on = on or dt.date.fromisoformat(attribution["as_of"])
     orgs = store.run_organisations(run_id)
-    evidence = _evidence(store, run_id, HYGIENE_PROBES)
-    deps_by_domain, deps_by_siren = _stored_dependencies(store, attribution["id"])
     assessor = Assessor(kb, policy, Leveller(kb, policy, on))
-    docs = _assess_all(orgs, evidence, deps_by_domain, deps_by_siren, assessor, progress)
+    current = _RunReader(store, run_id, attribution["id"])
     previous = store.previous_run_with_assessment(run_id)
+    before: _PreviousRun | None = None
     if previous is not None:
         old = store.latest_assessment(previous)
         assert old is not None
-        old_docs = store.org_assessments_of(old["id"])
         old_on = dt.date.fromisoformat(old["as_of"])
-        old_orgs = store.run_organisations(previous)
-        old_evidence, re_domain, re_siren = _reassessed_previous(
-            store, previous, old_orgs, kb, networks, old_on
-        )
-        re_assessor = Assessor(kb, policy, Leveller(kb, policy, old_on))
-        redo = _assess_all(
-            [o for o in old_orgs if o.siren in docs], old_evidence, re_domain, re_siren, re_assessor
-        )
-        for siren, doc in docs.items():
-            doc["history"] = history(old_docs.get(siren), doc, redo.get(siren), previous)
-    else:
-        for doc in docs.values():
-            doc["history"] = []
-    summary = _summary(docs, orgs, policy)
+        before = _PreviousRun(store, previous, old["id"], kb, networks, policy, old_on)
+    tally = _Tally()
+
+    def documents() -> Iterator[dict[str, Any]]:
+        # organisations are read, assessed and written in batches: memory does not grow with the run
+        for start in range(0, len(orgs), BATCH):
+            batch = orgs[start : start + BATCH]
+            evidence, by_domain, by_siren = current.read(batch)
+            docs = _assess_all(batch, evidence, by_domain, by_siren, assessor)
+            old_docs, redo = before.read(batch) if before is not None else ({}, {})
+            for org in batch:
+                doc = docs[org.siren]
+                doc["history"] = (
+                    history(old_docs.get(org.siren), doc, redo.get(org.siren), previous)
+                    if before is not None
+                    else []
+                )
+                tally.add(org, doc)
+                yield doc
+            if progress is not None:
+                progress(len(batch))
+
     assessment_id = store.save_assessment(
         run_id,
         attribution["id"],
         policy.methodology,
         attribution["kb_version"],
         on.isoformat(),
-        summary,
-        list(docs.values()),
+        lambda: tally.summary(policy),
+        documents(),
     )
-    return AssessmentResult(assessment_id, policy.methodology, len(docs), summary)
+    summary = store.assessment_summary(assessment_id) or {}
+    return AssessmentResult(assessment_id, policy.methodology, tally.organisations, summary)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -282,8 +282,10 @@ class Store:
         if current is not None:
             yield current, batch
 
-    def evidence_for(self, target_ids: Sequence[int]) -> dict[int, list[Evidence]]:
-        """Evidence of the given targets, by target id, in recording order."""
+    def evidence_for(
+        self, target_ids: Sequence[int], probes: Collection[str] | None = None
+    ) -> dict[int, list[Evidence]]:
+        """Evidence of the given targets (only ``probes`` if given), by target id, in recording order."""
         out: dict[int, list[Evidence]] = {tid: [] for tid in target_ids}
         if not target_ids:
             return out
@@ -292,6 +294,8 @@ class Store:
             .where(evidence.c.target_id.in_(list(target_ids)))
             .order_by(evidence.c.id)
         )
+        if probes is not None:
+            query = query.where(evidence.c.probe.in_(sorted(probes)))
         with self.engine.connect() as conn:
             for target_id, payload in conn.execute(query):
                 out[target_id].append(Evidence.from_dict(orjson.loads(payload)))
@@ -411,14 +415,27 @@ class Store:
         out["networks"] = orjson.loads(out["networks"])
         return out
 
-    def dependencies_of(self, attribution_id: int) -> list[dict[str, Any]]:
-        """All dependency rows of an attribution, with the target's domain (None for org-level ones)."""
+    def dependencies_of(
+        self,
+        attribution_id: int,
+        *,
+        target_ids: Sequence[int] | None = None,
+        org_level_only: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Dependency rows of an attribution, with the target's domain (None for org-level ones): all of
+        them, those of ``target_ids``, or the organisation-level ones only."""
         query = (
             sa.select(dependencies, targets.c.domain)
             .select_from(dependencies.outerjoin(targets, dependencies.c.target_id == targets.c.id))
             .where(dependencies.c.attribution_id == attribution_id)
             .order_by(dependencies.c.id)
         )
+        if target_ids is not None:
+            if not target_ids:
+                return []
+            query = query.where(dependencies.c.target_id.in_(list(target_ids)))
+        if org_level_only:
+            query = query.where(dependencies.c.target_id.is_(None))
         out = []
         with self.engine.connect() as conn:
             for row in conn.execute(query).mappings():
@@ -436,10 +453,13 @@ class Store:
         methodology: str,
         kb_version: str,
         as_of: str,
-        summary: dict[str, Any],
-        orgs: Sequence[dict[str, Any]],
+        summary: dict[str, Any] | Callable[[], dict[str, Any]],
+        orgs: Iterable[dict[str, Any]],
     ) -> int:
-        """Store a run's assessment (every organisation's document) in one transaction; returns its id."""
+        """Store a run's assessment (every organisation's document) in one transaction; returns its id.
+
+        ``orgs`` is consumed in chunks (a generator keeps memory flat); ``summary`` may be a function called
+        once they are all written (aggregates computed while they were produced)."""
         with self.engine.begin() as conn:
             result = conn.execute(
                 assessments.insert().values(
@@ -449,21 +469,27 @@ class Store:
                     kb_version=kb_version,
                     as_of=as_of,
                     created_at=time.time(),
-                    summary=dumps(summary),
+                    summary=dumps(summary) if isinstance(summary, dict) else "{}",
                 )
             )
             key = result.inserted_primary_key
             assert key is not None
             assessment_id = int(key[0])
-            if orgs:
+            chunk: list[dict[str, Any]] = []
+            for o in orgs:
+                chunk.append({"assessment_id": assessment_id, "siren": o["siren"], "score": o["score"],
+                              "coverage": o["coverage"], "payload": dumps(o)})  # fmt: skip
+                if len(chunk) >= 1000:
+                    conn.execute(org_assessments.insert(), chunk)
+                    chunk = []
+            if chunk:
+                conn.execute(org_assessments.insert(), chunk)
+            if not isinstance(summary, dict):
                 conn.execute(
-                    org_assessments.insert(),
-                    [
-                        {"assessment_id": assessment_id, "siren": o["siren"], "score": o["score"],
-                         "coverage": o["coverage"], "payload": dumps(o)}
-                        for o in orgs
-                    ],
-                )  # fmt: skip
+                    assessments.update()
+                    .where(assessments.c.id == assessment_id)
+                    .values(summary=dumps(summary()))
+                )
         return assessment_id
 
     def latest_assessment(self, run_id: int) -> dict[str, Any] | None:
@@ -476,10 +502,17 @@ class Store:
         out["summary"] = orjson.loads(out["summary"])
         return out
 
-    def org_assessments_of(self, assessment_id: int) -> dict[str, dict[str, Any]]:
+    def org_assessments_of(
+        self, assessment_id: int, sirens: Sequence[str] | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """Organisation documents of an assessment (only ``sirens`` if given), by SIREN."""
         query = sa.select(org_assessments.c.siren, org_assessments.c.payload).where(
             org_assessments.c.assessment_id == assessment_id
         )
+        if sirens is not None:
+            if not sirens:
+                return {}
+            query = query.where(org_assessments.c.siren.in_(list(sirens)))
         with self.engine.connect() as conn:
             return {siren: orjson.loads(payload) for siren, payload in conn.execute(query)}
 
