@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["Evidence", "Status"]
+__all__ = ["Evidence", "Status", "dig"]
 
 
 class Status(StrEnum):
@@ -66,3 +66,12 @@ class Evidence:
             probe_version=raw.get("probe_version", "1"),
             schema_version=raw.get("schema_version", 1),
         )
+
+
+def dig(data: Any, *path: str) -> Any:
+    """``data[path[0]][path[1]]…`` of an evidence payload, or None where a level is missing or not a dict."""
+    for key in path:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return data

@@ -64,10 +64,6 @@ def test_errors_are_pages(client: httpx.Client) -> None:
 
 
 def test_open_data_generated_and_served(client: httpx.Client, world: WebWorld, server: Server) -> None:
-    from souverain.web import publish
-
-    if not publish.available():
-        pytest.skip("souverain.opendata is not installed")
     page = client.get("/opendata")
     token = re.search(r'name="csrf" value="([^"]+)"', page.text)
     assert token is not None

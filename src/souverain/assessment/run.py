@@ -106,8 +106,8 @@ class _RunReader:
         by_domain: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for row in self.store.dependencies_of(self.attribution_id, target_ids=ids):
             by_domain[row["domain"]].append(row)
-        sirens = {o.siren for o in batch}
-        return evidence, by_domain, {s: rows for s, rows in self.by_siren.items() if s in sirens}
+        contacts = {o.siren: self.by_siren[o.siren] for o in batch if o.siren in self.by_siren}
+        return evidence, by_domain, contacts
 
 
 class _PreviousRun:

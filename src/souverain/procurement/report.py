@@ -93,9 +93,10 @@ def _has(con: Any, table: str) -> bool:
     )
 
 
-def write_report(db_path: Path, out_dir: Path) -> Path:
-    """Write ``index.html`` and ``procurement.json`` into ``out_dir``; returns the HTML path."""
-    data = report_data(db_path)
+def write_report(db_path: Path, out_dir: Path, data: dict[str, Any] | None = None) -> Path:
+    """Write ``index.html`` and ``procurement.json`` into ``out_dir`` (from ``data`` when the caller already
+    has :func:`report_data`); returns the HTML path."""
+    data = data if data is not None else report_data(db_path)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "procurement.json").write_text(
         json.dumps(data, ensure_ascii=False, indent=1, default=str) + "\n", encoding="utf-8"

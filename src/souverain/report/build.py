@@ -216,9 +216,10 @@ def _procurement(db_path: Path, out_dir: Path) -> dict[str, Any]:
     """The procurement report (its own page and JSON) and, for the index, the national shares per year: the
     three views side by side against the trajectory."""
     from souverain.procurement import write_report
+    from souverain.procurement.report import report_data
 
-    write_report(db_path, out_dir)
-    data = orjson.loads((out_dir / "procurement.json").read_bytes())
+    data = report_data(db_path)
+    write_report(db_path, out_dir, data)
     keys = ("contracts", "share_european_contracts", "share_european_amount", "target", "gap_contracts")
     years: dict[str, dict[str, Any]] = {}
     for row in data["shares_year"]:

@@ -5,17 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from souverain.evidence import Evidence, Status
+from souverain.evidence import Evidence, Status, dig
 
 __all__ = ["summarise_target"]
 
 
-def _get(data: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(data, dict):
-            return None
-        data = data.get(key)
-    return data
 
 
 def summarise_target(evidence: Sequence[Evidence]) -> dict[str, Any]:
@@ -26,31 +20,31 @@ def summarise_target(evidence: Sequence[Evidence]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     dns = by_probe.get("dns")
     if dns is not None:
-        queries = _get(dns.data, "queries") or {}
-        out["addresses"] = [*(_get(queries, "A", "rrs") or []), *(_get(queries, "AAAA", "rrs") or [])]
-        out["cname_chain"] = _get(dns.data, "cname_chain") or []
-        out["ns"] = [h.get("host") for h in _get(dns.data, "ns_hosts") or []]
-        out["mx"] = [h.get("host") for h in _get(dns.data, "mx_hosts") or []]
-        soa = _get(queries, "SOA")
+        queries = dig(dns.data, "queries") or {}
+        out["addresses"] = [*(dig(queries, "A", "rrs") or []), *(dig(queries, "AAAA", "rrs") or [])]
+        out["cname_chain"] = dig(dns.data, "cname_chain") or []
+        out["ns"] = [h.get("host") for h in dig(dns.data, "ns_hosts") or []]
+        out["mx"] = [h.get("host") for h in dig(dns.data, "mx_hosts") or []]
+        soa = dig(queries, "SOA")
         if dns.status is Status.OK and isinstance(soa, dict):
             out["dnssec"] = "validated (AD)" if soa.get("ad") else "not validated"
         else:
             out["dnssec"] = f"{dns.status}" + (f": {dns.error}" if dns.error else "")
     dmarc = by_probe.get("dmarc")
     if dmarc is not None:
-        policy = _get(dmarc.data, "record", "p") or _get(dmarc.data, "policy")
+        policy = dig(dmarc.data, "record", "p") or dig(dmarc.data, "policy")
         out["dmarc"] = f"p={policy}" if dmarc.status is Status.OK and policy else str(dmarc.status)
     spf = by_probe.get("spf")
     if spf is not None:
-        out["spf"] = _get(spf.data, "record") if spf.status is Status.OK else str(spf.status)
+        out["spf"] = dig(spf.data, "record") if spf.status is Status.OK else str(spf.status)
         if spf.status is Status.OK:
-            out["spf_lookups"] = f"{_get(spf.data, 'dns_lookups')} DNS, {_get(spf.data, 'void_lookups')} void"
+            out["spf_lookups"] = f"{dig(spf.data, 'dns_lookups')} DNS, {dig(spf.data, 'void_lookups')} void"
     for probe in ("dkim", "mta-sts", "tls-rpt", "autodiscover"):
         if (item := by_probe.get(probe)) is not None:
             out[probe] = str(item.status) + (f": {item.error}" if item.error else "")
     dkim = by_probe.get("dkim")
     if dkim is not None and dkim.status is Status.OK:
-        out["dkim"] = ", ".join(str(sel.get("selector")) for sel in _get(dkim.data, "selectors") or [])
+        out["dkim"] = ", ".join(str(sel.get("selector")) for sel in dig(dkim.data, "selectors") or [])
     tls = by_probe.get("tls")
     if tls is not None:
         out["tls"] = _tls_summary(tls)
@@ -59,12 +53,12 @@ def summarise_target(evidence: Sequence[Evidence]) -> dict[str, Any]:
         out["https"] = _http_summary(http)
     page = by_probe.get("page")
     if page is not None:
-        hosts = _get(page.data, "third_party") or {}
+        hosts = dig(page.data, "third_party") or {}
         out["third_party_count"] = len(hosts) if page.status is Status.OK else None
         out["third_parties"] = {
             host: ", ".join(item.get("kinds", [])) for host, item in sorted(hosts.items())
         }
-        out["title"] = _get(page.data, "title")
+        out["title"] = dig(page.data, "title")
         out["page"] = str(page.status) + (f": {page.error}" if page.error else "")
     out["statuses"] = {ev.probe: str(ev.status) for ev in evidence}
     return out
@@ -73,14 +67,14 @@ def summarise_target(evidence: Sequence[Evidence]) -> dict[str, Any]:
 def _tls_summary(ev: Evidence) -> str:
     if ev.status is not Status.OK:
         return f"{ev.status}" + (f": {ev.error}" if ev.error else "")
-    endpoints = _get(ev.data, "endpoints") or []
+    endpoints = dig(ev.data, "endpoints") or []
     if not endpoints:
         return "ok"
     first = endpoints[0]
     if first.get("status") != "ok":
         return f"{first.get('status')}: {first.get('error')}"
     chain = first.get("chain") or [{}]
-    accepted = [v for v, ok in (_get(first, "versions", "accepted") or {}).items() if ok]
+    accepted = [v for v, ok in (dig(first, "versions", "accepted") or {}).items() if ok]
     parts = [str(first.get("version")), str(chain[0].get("issuer_org") or chain[0].get("issuer"))]
     valid = first.get("chain_valid")
     parts.append("chain valid" if valid else f"chain INVALID ({first.get('validation_error')})")
@@ -94,9 +88,9 @@ def _tls_summary(ev: Evidence) -> str:
 def _http_summary(ev: Evidence) -> str:
     if ev.status is not Status.OK:
         return f"{ev.status}" + (f": {ev.error}" if ev.error else "")
-    final = _get(ev.data, "final_url") or ""
-    parts = [f"{final} ({_get(ev.data, 'final_status')})"]
-    parts.append("http→https" if _get(ev.data, "http_redirects_to_https") else "no http→https redirect")
-    if _get(ev.data, "headers", "hsts"):
+    final = dig(ev.data, "final_url") or ""
+    parts = [f"{final} ({dig(ev.data, 'final_status')})"]
+    parts.append("http→https" if dig(ev.data, "http_redirects_to_https") else "no http→https redirect")
+    if dig(ev.data, "headers", "hsts"):
         parts.append("HSTS")
     return ", ".join(parts)

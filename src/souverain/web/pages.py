@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-from souverain.assessment.assess import render_finding
+from souverain.assessment.assess import MIN_ROLES, render_finding
 from souverain.policy.load import Policy, load_policy
 from souverain.portfolio.validate import email_problem
 from souverain.web.data import INDICATORS, Filters, Observatory, departements, regions
@@ -23,16 +23,7 @@ __all__ = ["error_page", "router"]
 router = APIRouter(include_in_schema=False)
 PER_PAGE = 50
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
-ROLE_ORDER = (
-    "mailbox",
-    "identity-suite",
-    "mail-gateway",
-    "web-hosting",
-    "cdn",
-    "dns-hosting",
-    "certificate-authority",
-    "third-party",
-)
+ROLE_ORDER = (*MIN_ROLES, "third-party")
 TOPICS = ("organisation", "domains", "dependency", "finding", "other")
 KINDS = ("commune", "epci", "departement", "region", "ministere", "etablissement-public", "hopital", "other")
 
@@ -392,7 +383,7 @@ def opendata_page(request: Request) -> Response:
     for row in reversed(obs.published()):
         folder = _opendata_dir(request, row["run_id"])
         runs.append({**row, "files": publish.listing(folder)})
-    return _page(request, "opendata.html.j2", runs=runs, available=publish.available())
+    return _page(request, "opendata.html.j2", runs=runs)
 
 
 @router.post("/opendata/{run_id}")

@@ -10,17 +10,9 @@ from typing import Any
 from souverain.kb.load import KB
 from souverain.store import Store
 
-__all__ = ["available", "generate", "listing"]
+__all__ = ["generate", "listing"]
 
 _LOCK = threading.Lock()
-
-
-def available() -> bool:
-    try:
-        from souverain.opendata import export_run  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def listing(folder: Path) -> list[dict[str, Any]]:
