@@ -231,3 +231,19 @@ def test_removing_evidence_never_raises_coverage(
     kept_deps = [d for d in deps if scopes[str(d["role"])] not in drop]
     after = assessor.assess(ORG, {"mairie.fr": kept_ev}, kept_deps).coverage
     assert after <= before + 1e-9
+
+
+def test_undetermined_optional_dependencies_beside_a_determined_one_do_not_weigh(assessor: Assessor) -> None:
+    """Found by hypothesis: an identity suite seen once (frhost) beside undetermined ones lowered coverage, so
+    losing the DNS evidence that showed them all raised it. Optional roles count determined dependencies
+    only."""
+    ident = [dep("identity-suite", "frhost", subject="s0.mairie.fr")] + [
+        dep("identity-suite", None, subject=f"s{i}.mairie.fr") for i in (2, 3, 4)
+    ]
+    deps = [*ident, dep("mailbox", None, subject="s1.mairie.fr")]
+    page = Evidence("page", "mairie.fr", Status.OK, {"parsed": True, "third_party": {}})
+    tls = Evidence("tls", "mairie.fr", Status.OK, {"endpoints": []})
+    before = assessor.assess(ORG, {"mairie.fr": {"dns": dns_ok(), "tls": tls, "page": page}}, deps)
+    after = assessor.assess(ORG, {"mairie.fr": {"tls": tls, "page": page}}, [])
+    assert before.roles["identity-suite"]["coverage"] == 1.0
+    assert after.coverage <= before.coverage

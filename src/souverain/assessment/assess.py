@@ -267,15 +267,16 @@ class Assessor:
                 )
         if any(row["scope"] == "contact" for row in levels):
             unit("mailbox", "contacts")
+        expected = set(units)
         for row in levels:
             key = row["domain"] or "contacts"
             u = units.get((row["role"], key))
+            # optional roles (CDN, gateway, identity suite) exist only where an operator was observed: an
+            # undetermined one is not expected of the body, so it must not weigh on coverage, alone or beside
+            # a determined one (else losing the evidence that showed them would raise coverage)
+            if (row["role"], key) not in expected and row["level"] == "undetermined":
+                continue
             if u is None:
-                # optional roles (CDN, gateway, identity suite) exist only where an operator was observed: an
-                # undetermined one is not expected of the body, so it must not weigh on coverage (else losing
-                # the evidence that showed it would raise coverage)
-                if row["level"] == "undetermined":
-                    continue
                 u = units[(row["role"], key)] = Unit(row["role"], key)
             u.deps.append(row)
         # a third-party unit whose page was read and loads no third party is fully evaluated (nothing to fear)
