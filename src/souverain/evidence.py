@@ -55,16 +55,18 @@ class Evidence:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Evidence:
-        return cls(
-            probe=raw["probe"],
-            target=raw["target"],
-            status=_STATUS.get(raw["status"]) or Status(raw["status"]),
-            data=raw.get("data") or {},
-            error=raw.get("error"),
-            started_at=raw.get("started_at", 0.0),
-            duration_ms=raw.get("duration_ms", 0.0),
-            probe_version=raw.get("probe_version", "1"),
-            schema_version=raw.get("schema_version", 1),
+        get = raw.get
+        status = raw["status"]
+        return cls(  # positional: this runs for every stored evidence read back
+            raw["probe"],
+            raw["target"],
+            _STATUS.get(status) or Status(status),
+            get("data") or {},
+            get("error"),
+            get("started_at", 0.0),
+            get("duration_ms", 0.0),
+            get("probe_version", "1"),
+            get("schema_version", 1),
         )
 
 

@@ -79,3 +79,71 @@ def test_reopen_is_idempotent_and_keeps_data(tmp_path: Path) -> None:
     assert again.latest_run() == run_id
     second = again.create_run("p.yaml", ORGS, {})
     assert second == run_id + 1 and len(again.runs()) == 2
+
+
+def test_essentials_stored_beside_payloads_and_read_back(tmp_path: Path) -> None:
+    """Hygiene evidence gets its essentials (the fields the checks read, same paths); other probes none;
+    a store migrated from before them (null column) gives the same essentials, pruned on read."""
+    store = Store(tmp_path / "s.db")
+    run_id = store.create_run("p.yaml", ORGS, {})
+    target = store.targets(run_id)[0]
+    dns = Evidence(
+        "dns",
+        target.domain,
+        Status.OK,
+        {
+            "ad": {"SOA": True, "A": True, "MX": False},
+            "queries": {"CAA": {"rrs": ["0 issue \"x\""], "ttl": 60}, "TXT": {"rrs": ["v=spf1 -all"]}},
+            "mx_hosts": [{"host": "mx.a.fr", "addresses": ["127.0.0.9"]}],
+            "ns_hosts": ["ns1.a.fr"],
+        },
+    )
+    leaf = {"key_type": "RSA", "key_size": 2048}
+    tls = Evidence(
+        "tls",
+        target.domain,
+        Status.OK,
+        {"endpoints": [{"status": "ok", "cipher": "X", "chain": [{**leaf, "pem": "…"}], "ocsp": {}}]},
+    )
+    page = Evidence("page", target.domain, Status.OK, {"scripts": ["https://cdn.example/x.js"]})
+    store.record_targets([(run_id, target.id, "ok", 1.0, 2.0, [dns, tls, page])])
+
+    full = {e.probe: e for e in store.evidence_for([target.id])[target.id]}
+    assert full["dns"].data == dns.data and full["page"].data == page.data
+    cut = {e.probe: e for e in store.evidence_for([target.id], essentials=True)[target.id]}
+    assert cut["dns"].data == {
+        "ad": {"SOA": True, "A": True},
+        "queries": {"CAA": {"rrs": ["0 issue \"x\""]}},
+        "mx_hosts": [{"host": "mx.a.fr", "addresses": ["127.0.0.9"]}],
+    }
+    assert cut["tls"].data == {"endpoints": [{"status": "ok", "cipher": "X", "chain": [leaf]}]}
+    assert cut["page"].data == page.data  # not a hygiene probe: read whole
+    assert cut["dns"].status is Status.OK and cut["dns"].target == target.domain
+    with store.engine.connect() as conn:
+        stored = dict(conn.execute(sa.select(evidence.c.probe, evidence.c.essentials)).all())
+    assert stored["page"] is None and stored["dns"] is not None
+
+    with store.engine.begin() as conn:  # as a store written before revision 0005 reads
+        conn.execute(evidence.update().values(essentials=None))
+    again = {e.probe: e for e in store.evidence_for([target.id], essentials=True)[target.id]}
+    assert {p: e.data for p, e in again.items()} == {p: e.data for p, e in cut.items()}
+
+
+def test_dependency_rows_without_reasons(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    run_id = store.create_run("p.yaml", ORGS, {})
+    target = store.targets(run_id)[0]
+    attribution = store.create_attribution(run_id, "kb1", [], "2026-11-24")
+    exposures = [{"law": "us-cloud-act", "via": ["x"], "through": "operator"}]
+    row = {"target_id": target.id, "role": "web-hosting", "subject": target.domain, "operator": "x",
+           "infrastructure": "x", "confidence": "high", "scope": "web", "exposures": exposures,
+           "reasons": [{"signal": "asn", "detail": "AS1"}]}  # fmt: skip
+    store.add_dependencies(attribution, [row])
+    (full,) = store.dependencies_of(attribution)
+    (cut,) = store.dependencies_of(attribution, reasons=False)
+    assert full["reasons"] == row["reasons"] and "reasons" not in cut
+    assert {k: v for k, v in full.items() if k != "reasons"} == cut
+    assert cut["exposures"] == exposures and cut["domain"] == target.domain and cut["scope"] == "web"
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE dependencies SET essentials = NULL"))
+    assert store.dependencies_of(attribution, reasons=False) == [cut]

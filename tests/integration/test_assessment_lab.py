@@ -248,3 +248,82 @@ def test_history_between_two_runs(assessed: Assessed, tmp_path: Path) -> None:
     assert {"score", "coverage", "levels", "findings", "history"} <= set(org)
     run = json.loads((out / "run.json").read_text())
     assert run["assessment"]["trajectories"]["dmarc-reject"]["national"]["denominator"] > 0
+
+
+def test_assessment_reads_essentials_and_they_change_nothing(assessed: Assessed, tmp_path: Path) -> None:
+    """The scan stores, beside each hygiene payload and dependency row, what the assessment reads of it;
+    assessing from those essentials, from a store that predates them (null column: the payload is pruned on
+    read) and from the full evidence gives the same documents."""
+    import datetime as dt
+    import shutil
+
+    import sqlalchemy as sa
+
+    from souverain.assessment.assess import Assessor
+    from souverain.assessment.essentials import HYGIENE_PROBES
+    from souverain.assessment.levels import Leveller
+    from souverain.assessment.run import assess_run
+    from souverain.attribution.run import context_for_run
+    from souverain.evidence import Evidence, Status
+    from souverain.policy.load import load_policy
+
+    db = Store(assessed.store)
+    with db.engine.connect() as conn:
+        query = "SELECT probe, essentials IS NULL, length(essentials), length(payload) FROM evidence"
+        rows = conn.execute(sa.text(query))
+        by_probe: dict[str, list[tuple[bool, int | None, int]]] = defaultdict(list)
+        for probe, missing, cut, full in rows:
+            by_probe[probe].append((bool(missing), cut, full))
+        query = "SELECT count(*) FROM dependencies WHERE essentials IS NULL"
+        deps_missing = conn.execute(sa.text(query)).scalar()
+    assert set(HYGIENE_PROBES) <= set(by_probe)
+    for probe, items in by_probe.items():
+        assert all(missing == (probe not in HYGIENE_PROBES) for missing, _, _ in items), probe
+    cut = sum(c or 0 for p in HYGIENE_PROBES for _, c, _ in by_probe[p])
+    full = sum(f for p in HYGIENE_PROBES for _, _, f in by_probe[p])
+    assert cut < full / 3, (cut, full)  # the point of it
+    assert deps_missing == 0
+
+    run = db.run(assessed.run_id)
+    kb, networks = context_for_run(run.config, assessed.home)
+    policy = load_policy()
+    stored = assessed.docs
+
+    def reassessed(path: Path) -> dict[str, dict[str, Any]]:
+        store = Store(path)
+        result = assess_run(store, assessed.run_id, kb, networks, policy)
+        return store.org_assessments_of(result.assessment_id)
+
+    copy = tmp_path / "copy.db"
+    shutil.copy(assessed.store, copy)
+    assert reassessed(copy) == stored
+    old = tmp_path / "old.db"
+    shutil.copy(assessed.store, old)
+    with Store(old).engine.begin() as conn:
+        conn.execute(sa.text("UPDATE evidence SET essentials = NULL"))
+        conn.execute(sa.text("UPDATE dependencies SET essentials = NULL"))
+    assert reassessed(old) == stored
+
+    # from the full payloads and dependency rows with their reasons, without the store's reader
+    attribution = db.latest_attribution(assessed.run_id)
+    assert attribution is not None
+    assessor = Assessor(kb, policy, Leveller(kb, policy, dt.date.fromisoformat(attribution["as_of"])))
+    targets = {t.domain: t.id for t in db.targets(assessed.run_id)}
+    evidence = db.evidence_for(sorted(targets.values()))
+    rows_by_target: dict[int | None, list[dict[str, Any]]] = defaultdict(list)
+    for row in db.dependencies_of(attribution["id"]):
+        assert "reasons" in row
+        rows_by_target[row["target_id"] if row["target_id"] is not None else row["siren"]].append(row)
+    for org in db.run_organisations(assessed.run_id):
+        ev: dict[str, dict[str, Evidence]] = {}
+        for domain in org.domains:
+            items = evidence.get(targets.get(domain.name, -1), [])
+            ev[domain.name] = {e.probe: e for e in items if e.probe in HYGIENE_PROBES}
+            page = next((e for e in items if e.probe == "page"), None)
+            if page is not None:
+                ev[domain.name]["page"] = Evidence("page", domain.name, Status(page.status), error=page.error)
+        deps = [r for d in org.domains for r in rows_by_target.get(targets.get(d.name), [])]
+        deps += rows_by_target.get(org.siren, [])
+        doc = assessor.assess(org, ev, deps).to_dict()
+        doc["history"] = stored[org.siren]["history"]
+        assert json.loads(json.dumps(doc)) == stored[org.siren], org.siren

@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from souverain.assessment.hygiene import Check, category_scores, check_domain
+from souverain.assessment.hygiene import Counts, add_counts, check_counts, check_domain, rounded, scores_of
 from souverain.assessment.levels import Leveller, LevelResult
 from souverain.evidence import Evidence
 from souverain.kb.load import KB
 from souverain.policy.load import LEVELS, Policy
 from souverain.portfolio import Organisation
 
-__all__ = ["Assessor", "OrgAssessment", "Unit", "render_finding"]
+__all__ = ["Assessor", "OrgAssessment", "render_finding"]
 
 
 def render_finding(policy: Policy, finding: dict[str, Any]) -> dict[str, Any]:
@@ -53,21 +53,6 @@ MIN_ROLES = (
     "certificate-authority",
 )
 """Roles whose level is the worst of their dependencies (third parties are averaged)."""
-
-
-@dataclass(slots=True)
-class Unit:
-    """One place a role can be evaluated: a domain (or the organisation's contacts) for one role."""
-
-    role: str
-    key: str
-    applicable: bool = True
-    deps: list[dict[str, Any]] = field(default_factory=list)
-
-    def fraction(self) -> float:
-        if not self.deps:
-            return 0.0
-        return sum(1 for d in self.deps if d["level"] != "undetermined") / len(self.deps)
 
 
 @dataclass(slots=True)
@@ -107,6 +92,8 @@ class Assessor:
     def __init__(self, kb: KB, policy: Policy, leveller: Leveller) -> None:
         self.kb, self.policy, self.leveller = kb, policy, leveller
         self._claims: dict[str, str | None] = {}
+        self._rule_meta = {r.id: (r.family, r.severity) for r in policy.rules.values()}
+        self._names_cache: dict[tuple[Any, ...], tuple[str, str, str]] = {}
         names: list[tuple[str, str]] = []
         for e in kb.entities.values():
             for label in (e.id, e.name, *e.brands, *(o.name for o in e.offers)):
@@ -143,12 +130,12 @@ class Assessor:
     ) -> dict[str, Any]:
         """A finding as stored: the rule, its outcome and the facts; :func:`render_finding` adds the French
         and English texts of the policy version that produced it."""
-        rule = self.policy.rules[rule_id]
+        family, severity = self._rule_meta[rule_id]
         return {
-            "rule": rule.id,
-            "family": rule.family,
+            "rule": rule_id,
+            "family": family,
             "status": status,
-            "severity": rule.severity if status != "unknown" else "info",
+            "severity": severity if status != "unknown" else "info",
             "subject": subject,
             "facts": facts,
             "evidence": evidence,
@@ -178,33 +165,33 @@ class Assessor:
         score, coverage, roles = self._score(units)
         findings: list[dict[str, Any]] = []
         for row in levels:
-            if row["role"] in self.policy.critical:
+            if row["critical"]:
                 findings += self._sovereignty(row)
         services = [self._service(org, s, levels, findings) for s in org.services]
-        checks: list[Check] = []
-        hygiene: dict[str, Any] = {"domains": {}}
+        counts: Counts = {}
+        by_domain: dict[str, Any] = {}
+        hygiene: dict[str, Any] = {"domains": by_domain}
         for domain in org.domains:
             ev = evidence.get(domain.name)
             if ev is None:
                 continue
             dchecks = check_domain(domain.name, domain.roles, ev, self.policy)
-            checks += dchecks
-            hygiene["domains"][domain.name] = {
-                "scores": category_scores(dchecks),
-                "checks": [c.to_dict() for c in dchecks],
-            }
+            dcounts = check_counts(dchecks)
+            add_counts(counts, dcounts)
+            by_domain[domain.name] = {"scores": scores_of(dcounts), "checks": dchecks}
             for c in dchecks:
-                if c.status in ("fail", "warn"):
+                status = c["status"]
+                if status == "fail" or status == "warn":
                     findings.append(
                         self.finding(
-                            c.rule,
-                            c.status,
+                            c["rule"],
+                            status,
                             domain.name,
-                            {"subject": domain.name, "detail": c.detail},
-                            [c.evidence],
+                            {"subject": domain.name, "detail": c["detail"]},
+                            [c["evidence"]],
                         )
                     )
-        hygiene["scores"] = category_scores(checks)
+        hygiene["scores"] = scores_of(counts)
         worst = self._worst(levels)
         return OrgAssessment(
             siren=org.siren,
@@ -238,81 +225,104 @@ class Assessor:
 
     def _units(
         self, org: Organisation, evidence: dict[str, dict[str, Evidence]], levels: list[dict[str, Any]]
-    ) -> list[Unit]:
-        units: dict[tuple[str, str], Unit] = {}
-
-        def unit(role: str, key: str, applicable: bool = True) -> None:
-            units[(role, key)] = Unit(role, key, applicable)
-
+    ) -> dict[str, list[list[dict[str, Any]]]]:
+        """Per role, the dependency rows of each applicable *unit*: a place the role can be evaluated (a
+        domain, or the organisation's contacts)."""
+        units: dict[tuple[str, str], tuple[bool, list[dict[str, Any]]]] = {}
         for domain in org.domains:
-            ev = evidence.get(domain.name, {})
+            name = domain.name
+            ev = evidence.get(name) or {}
             dns, tls, page = ev.get("dns"), ev.get("tls"), ev.get("page")
-            unit("dns-hosting", domain.name, not (dns is not None and dns.status == "not-found"))
+            units[("dns-hosting", name)] = (not (dns is not None and dns.status == "not-found"), [])
             if "mail" in domain.roles:
                 no_mail = (
                     dns is not None
                     and dns.status == "ok"
                     and (dns.data.get("null_mx") or not dns.data.get("mx_hosts"))
                 )
-                unit("mailbox", domain.name, not no_mail)
+                units[("mailbox", name)] = (not no_mail, [])
             if "web" in domain.roles:
                 no_web = tls is not None and tls.status == "not-applicable"
-                unit("web-hosting", domain.name, not no_web)
+                units[("web-hosting", name)] = (not no_web, [])
                 no_ca = no_web or (tls is not None and tls.status in ("error", "refused"))
-                unit("certificate-authority", domain.name, not no_ca)
-                unit(
-                    "third-party",
-                    domain.name,
-                    not (no_web or (page is not None and _page_not_applicable(page))),
-                )
+                units[("certificate-authority", name)] = (not no_ca, [])
+                no_page = no_web or (page is not None and _page_not_applicable(page))
+                units[("third-party", name)] = (not no_page, [])
         if any(row["scope"] == "contact" for row in levels):
-            unit("mailbox", "contacts")
+            units[("mailbox", "contacts")] = (True, [])
         expected = set(units)
         for row in levels:
-            key = row["domain"] or "contacts"
-            u = units.get((row["role"], key))
+            key = (row["role"], row["domain"] or "contacts")
+            unit = units.get(key)
             # optional roles (CDN, gateway, identity suite) exist only where an operator was observed: an
             # undetermined one is not expected of the body, so it must not weigh on coverage, alone or beside
             # a determined one (else losing the evidence that showed them would raise coverage)
-            if (row["role"], key) not in expected and row["level"] == "undetermined":
+            if row["level"] == "undetermined" and key not in expected:
                 continue
-            if u is None:
-                u = units[(row["role"], key)] = Unit(row["role"], key)
-            u.deps.append(row)
-        # a third-party unit whose page was read and loads no third party is fully evaluated (nothing to fear)
-        for (role, key), u in units.items():
-            page = evidence.get(key, {}).get("page")
-            if role == "third-party" and not u.deps and page is not None and page.status == "ok":
-                u.deps.append({"level": "qualified", "role": "third-party", "subject": NONE_LOADED})
-        return [u for u in units.values() if u.applicable]
+            if unit is None:
+                unit = units[key] = (True, [])
+            unit[1].append(row)
+        by_role: dict[str, list[list[dict[str, Any]]]] = {}
+        for (role, where), (applicable, deps) in units.items():
+            if not applicable:
+                continue
+            if role == "third-party" and not deps:
+                # a page that was read and loads no third party is fully evaluated (nothing to fear)
+                page = (evidence.get(where) or {}).get("page")
+                if page is not None and page.status == "ok":
+                    deps.append({"level": "qualified", "role": "third-party", "subject": NONE_LOADED})
+            group = by_role.get(role)
+            if group is None:
+                by_role[role] = [deps]
+            else:
+                group.append(deps)
+        return by_role
 
-    def _score(self, units: list[Unit]) -> tuple[float | None, float, dict[str, dict[str, Any]]]:
+    def _score(
+        self, by_role: dict[str, list[list[dict[str, Any]]]]
+    ) -> tuple[float | None, float, dict[str, dict[str, Any]]]:
         weights = self.policy.weights
         points = self.policy.points
         roles: dict[str, dict[str, Any]] = {}
         total = evaluated = weighted = 0.0
-        for role in sorted({u.role for u in units}):
+        for role in sorted(by_role):
+            runits = by_role[role]
             w = weights.get(role, 0.0)
-            runits = [u for u in units if u.role == role]
-            cov = sum(u.fraction() for u in runits) / len(runits)
-            determined = [d for u in runits for d in u.deps if d["level"] != "undetermined"]
+            fractions = 0.0
+            determined = total_points = 0  # determined dependencies, and the sum of their points
+            worst, worst_rank = "undetermined", -1
+            only_none = True
+            for deps in runits:
+                if not deps:
+                    continue
+                n = 0
+                for d in deps:
+                    lv = d["level"]
+                    if lv != "undetermined":
+                        n += 1
+                        total_points += points[lv]
+                        rank = RANK[lv]
+                        if rank > worst_rank:
+                            worst, worst_rank = lv, rank
+                        if only_none and d.get("subject") != NONE_LOADED:
+                            only_none = False
+                determined += n
+                fractions += n / len(deps)
+            cov = fractions / len(runits)
             if determined:
-                if role in MIN_ROLES:
-                    level = max((d["level"] for d in determined), key=lambda lv: RANK[lv])
-                    pts = float(points[level])
-                else:
-                    pts = sum(points[d["level"]] for d in determined) / len(determined)
-                    level = max((d["level"] for d in determined), key=lambda lv: RANK[lv])
+                level = worst
+                pts = float(points[level]) if role in MIN_ROLES else total_points / determined
+                if only_none:
+                    level = "none"  # the page was read and loads no third party
             else:
                 level, pts = "undetermined", 0.0
-            if determined and all(d.get("subject") == NONE_LOADED for d in determined):
-                level = "none"  # the page was read and loads no third party
-            roles[role] = {"level": level, "points": round(pts, 1), "coverage": round(cov, 4), "weight": w}
+            shown_pts, shown_cov = rounded(pts, 1), rounded(cov, 4)
+            roles[role] = {"level": level, "points": shown_pts, "coverage": shown_cov, "weight": w}
             total += w
             evaluated += w * cov
             weighted += w * cov * pts
-        score = round(weighted / evaluated, 1) if evaluated else None
-        coverage = round(evaluated / total, 4) if total else 0.0
+        score = rounded(weighted / evaluated, 1) if evaluated else None
+        coverage = rounded(evaluated / total, 4) if total else 0.0
         return score, coverage, roles
 
     def _worst(self, levels: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -322,13 +332,26 @@ class Assessor:
         worst = max(critical, key=lambda r: (RANK[r["level"]], self.policy.weights.get(r["role"], 0)))
         return {k: worst[k] for k in ("role", "subject", "domain", "operator", "level", "why")}
 
+    def _shown(self, operator: str | None, laws: list[str], via: list[str]) -> tuple[str, str, str]:
+        """Operator label, law names and control path of a dependency, as the findings show them."""
+        key = (operator, tuple(laws), tuple(via))
+        names = self._names_cache.get(key)
+        if names is None:
+            names = self._names_cache[key] = (
+                self._label(operator),
+                ", ".join(self.kb.laws[lw].name for lw in laws if lw in self.kb.laws),
+                " → ".join(self._label(v) for v in via),
+            )
+        return names
+
     def _sovereignty(self, row: dict[str, Any]) -> list[dict[str, Any]]:
+        operator, laws, via = self._shown(row["operator"], row["laws"], row["via"])
         facts = {
             "role": row["role"],
             "subject": row["subject"],
-            "operator": self._label(row["operator"]),
-            "laws": ", ".join(self.kb.laws[lw].name for lw in row["laws"] if lw in self.kb.laws),
-            "via": " → ".join(self._label(v) for v in row["via"]),
+            "operator": operator,
+            "laws": laws,
+            "via": via,
             "why": row["why"],
         }
         refs = [f"dependency:{row['domain'] or 'contacts'}:{row['kind']}:{row['subject']}"]

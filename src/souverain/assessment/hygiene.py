@@ -8,49 +8,55 @@ checks are reported, not scored. DNS checks count in both categories of the doma
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from souverain.evidence import Evidence
 from souverain.policy.load import Policy
 
-__all__ = ["Check", "category_scores", "check_domain"]
+__all__ = ["Check", "add_counts", "category_scores", "check_counts", "check_domain", "rounded", "scores_of"]
 
 PASS, FAIL, WARN, NA, UNKNOWN = "pass", "fail", "warn", "not-applicable", "unknown"
 
 
-@dataclass(frozen=True, slots=True)
-class Check:
-    rule: str
-    category: str
-    required: bool
-    status: str
-    detail: str
-    evidence: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "rule": self.rule,
-            "category": self.category,
-            "required": self.required,
-            "status": self.status,
-            "detail": self.detail,
-            "evidence": self.evidence,
-        }
+Check = dict[str, Any]
+"""One check as stored: ``rule``, ``category``, ``required``, ``status``, ``detail``, ``evidence`` (the path
+of the evidence it read)."""
 
 
 def _ok(ev: Evidence | None) -> bool:
     return ev is not None and ev.status == "ok"
 
 
+_META: dict[int, tuple[Policy, dict[str, tuple[str, bool]]]] = {}
+
+
+def _rule_meta(policy: Policy) -> dict[str, tuple[str, bool]]:
+    """Rule id → (category, required) for one policy (computed once per policy object)."""
+    cached = _META.get(id(policy))
+    if cached is None or cached[0] is not policy:
+        meta = {r.id: (r.category or "", r.required) for r in policy.rules.values()}
+        cached = _META[id(policy)] = (policy, meta)
+    return cached[1]
+
+
 class _Checks:
+    __slots__ = ("meta", "out", "policy", "prefix")
+
     def __init__(self, domain: str, policy: Policy) -> None:
-        self.domain, self.policy, self.out = domain, policy, []  # type: ignore[var-annotated]
+        self.policy, self.prefix, self.meta = policy, domain + ":", _rule_meta(policy)
+        self.out: list[Check] = []
 
     def add(self, rule: str, status: str, detail: str, evidence: str) -> None:
-        r = self.policy.rules[rule]
+        category, required = self.meta[rule]
         self.out.append(
-            Check(rule, r.category or "", r.required, status, detail, f"{self.domain}:{evidence}")
+            {
+                "rule": rule,
+                "category": category,
+                "required": required,
+                "status": status,
+                "detail": detail,
+                "evidence": self.prefix + evidence,
+            }
         )
 
 
@@ -59,7 +65,7 @@ def _first_endpoint(tls: Evidence | None) -> dict[str, Any] | None:
         return None
     for ep in tls.data.get("endpoints") or []:
         if ep.get("status") == "ok":
-            return dict(ep)
+            return ep  # type: ignore[no-any-return]
     return None
 
 
@@ -133,7 +139,8 @@ def _cipher(ep: dict[str, Any], baseline: dict[str, Any]) -> tuple[str, str]:
     spec = baseline.get("ciphers") or {}
     if not cipher:
         return UNKNOWN, "cipher not recorded"
-    if any(bad.lower() in cipher.lower() for bad in spec.get("forbidden_substrings") or []):
+    lowered = cipher.lower()
+    if any(bad.lower() in lowered for bad in spec.get("forbidden_substrings") or []):
         return FAIL, f"{cipher} is forbidden by the baseline"
     if cipher in (spec.get("tls13") or []) or cipher in (spec.get("tls12_recommended") or []):
         return PASS, f"{cipher} is recommended"
@@ -221,13 +228,15 @@ def _http(c: _Checks, http: Evidence | None) -> None:
         "http.headers.security",
     )
     ref = sec.get("referrer-policy", "").strip().lower()
-    good = {"no-referrer", "same-origin", "strict-origin", "strict-origin-when-cross-origin"}
     c.add(
         "WEB-HDR-REFERRER",
-        PASS if ref in good else (WARN if ref else FAIL),
+        PASS if ref in _GOOD_REFERRER else (WARN if ref else FAIL),
         ref or "absent",
         "http.headers.security",
     )
+
+
+_GOOD_REFERRER = frozenset({"no-referrer", "same-origin", "strict-origin", "strict-origin-when-cross-origin"})
 
 
 def _dns(c: _Checks, dns: Evidence | None) -> None:
@@ -250,7 +259,10 @@ def _dns(c: _Checks, dns: Evidence | None) -> None:
 
 def _mail(c: _Checks, ev: dict[str, Evidence]) -> None:
     dns = ev.get("dns")
-    if dns is not None and dns.status == "ok" and (dns.data.get("null_mx") or not dns.data.get("mx_hosts")):
+    no_mail = (
+        dns is not None and dns.status == "ok" and (dns.data.get("null_mx") or not dns.data.get("mx_hosts"))
+    )
+    if no_mail:
         for rule in ("MAIL-DKIM", "MAIL-MTA-STS", "MAIL-TLS-RPT"):
             c.add(rule, NA, "the domain receives no mail (no MX or null MX)", "dns.mx_hosts")
     spf, dmarc = ev.get("spf"), ev.get("dmarc")
@@ -296,7 +308,7 @@ def _mail(c: _Checks, ev: dict[str, Evidence]) -> None:
                 c.add("MAIL-DMARC-POLICY", WARN, f"p={pol} on pct={pct} only", "dmarc.record.pct")
             else:
                 c.add("MAIL-DMARC-POLICY", FAIL, f"p={pol}", "dmarc.record.effective_policy")
-    if any(ch.rule == "MAIL-DKIM" for ch in c.out):
+    if no_mail:
         return
     dkim, sts, rpt = ev.get("dkim"), ev.get("mta-sts"), ev.get("tls-rpt")
     c.add(
@@ -340,28 +352,71 @@ def check_domain(
     _dns(c, evidence.get("dns"))
     if "mail" in roles:
         _mail(c, evidence)
-    return list(c.out)
+    return c.out
+
+
+_ROUNDED: dict[int, dict[float, float]] = {1: {}, 4: {}}
+
+
+def rounded(value: float, digits: int) -> float:
+    """``round(value, digits)``, remembered (it is slow, and the values rounded here — scores and coverages,
+    ratios of small counts — keep coming back)."""
+    seen = _ROUNDED[digits]
+    out = seen.get(value)
+    if out is None:
+        if len(seen) >= 50_000:
+            seen.clear()
+        out = seen[value] = round(value, digits)
+    return out
+
+
+_SLOT = {PASS: 0, FAIL: 1, WARN: 2, UNKNOWN: 3, NA: 4}
+Counts = dict[str, list[int]]
+
+
+def check_counts(checks: list[Check]) -> Counts:
+    """Per category, the required checks by status (pass, fail, warn, unknown, not-applicable)."""
+    counts: Counts = {}
+    for ch in checks:
+        if ch["required"]:
+            c = counts.get(ch["category"])
+            if c is None:
+                c = counts[ch["category"]] = [0, 0, 0, 0, 0]
+            c[_SLOT[ch["status"]]] += 1
+    return counts
+
+
+def add_counts(total: Counts, more: Counts) -> None:
+    for category, c in more.items():
+        t = total.get(category)
+        if t is None:
+            total[category] = list(c)
+        else:
+            for i, n in enumerate(c):
+                t[i] += n
+
+
+def scores_of(counts: Counts) -> dict[str, dict[str, Any]]:
+    """Per category (web, mail): score 0–100 over required applicable checks (warn = half), counts; DNS
+    checks count in both."""
+    dns = counts.get("dns") or [0, 0, 0, 0, 0]
+    out: dict[str, dict[str, Any]] = {}
+    for category in ("web", "mail"):
+        c = counts.get(category)
+        if c is None:
+            continue
+        passed, failed, warned, unknown = c[0] + dns[0], c[1] + dns[1], c[2] + dns[2], c[3] + dns[3]
+        decided = passed + failed + warned
+        out[category] = {
+            "score": rounded(100 * (passed + 0.5 * warned) / decided, 1) if decided else None,
+            "passed": passed,
+            "failed": failed,
+            "warned": warned,
+            "unknown": unknown,
+        }
+    return out
 
 
 def category_scores(checks: list[Check]) -> dict[str, dict[str, Any]]:
     """Per category (web, mail): score 0–100 over required applicable checks (warn = half), counts."""
-    counts: dict[str, dict[str, int]] = {}
-    for ch in checks:
-        if ch.required:
-            c = counts.setdefault(ch.category, {PASS: 0, FAIL: 0, WARN: 0, UNKNOWN: 0, NA: 0})
-            c[ch.status] = c.get(ch.status, 0) + 1
-    dns = counts.get("dns", {})
-    out: dict[str, dict[str, Any]] = {}
-    for category in ("web", "mail"):
-        if category not in counts:
-            continue
-        c = {k: counts[category].get(k, 0) + dns.get(k, 0) for k in (PASS, FAIL, WARN, UNKNOWN)}
-        decided = c[PASS] + c[FAIL] + c[WARN]
-        out[category] = {
-            "score": round(100 * (c[PASS] + 0.5 * c[WARN]) / decided, 1) if decided else None,
-            "passed": c[PASS],
-            "failed": c[FAIL],
-            "warned": c[WARN],
-            "unknown": c[UNKNOWN],
-        }
-    return out
+    return scores_of(check_counts(checks))

@@ -38,7 +38,7 @@ class LevelResult:
 class Leveller:
     def __init__(self, kb: KB, policy: Policy, on: dt.date) -> None:
         self.kb, self.policy, self.on = kb, policy, on
-        self._cache: dict[tuple[str | None, str | None, bool, str], LevelResult] = {}
+        self._cache: dict[tuple[Any, Any, bool, Any], LevelResult] = {}
         self._reach = frozenset(law.id for law in kb.laws.values() if law.reach == "extraterritorial")
 
     def _non_european(self, entity: str) -> tuple[str, ...] | None:
@@ -77,10 +77,10 @@ class Leveller:
 
     def level(self, dep: dict[str, Any], *, declared_offer: bool = False) -> LevelResult:
         """Level of a stored dependency row (``operator``, ``infrastructure``, ``exposures``, ``role``)."""
-        operator, infra, role = dep.get("operator"), dep.get("infrastructure"), str(dep.get("role"))
-        key = (operator, infra, declared_offer, role)
+        key = (dep.get("operator"), dep.get("infrastructure"), declared_offer, dep.get("role"))
         cached = self._cache.get(key)
         if cached is None:
+            operator, infra, role = key[0], key[1], str(key[3])
             cached = self._level(operator, infra, role, dep.get("exposures") or [], declared_offer)
             self._cache[key] = cached
         return cached

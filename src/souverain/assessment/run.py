@@ -4,13 +4,16 @@ trajectories; stored as one assessment (run × attribution × methodology)."""
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from souverain.assessment.assess import Assessor
+from souverain.assessment.essentials import HYGIENE_PROBES
 from souverain.assessment.levels import Leveller
 from souverain.attribution.engine import Attributor
 from souverain.attribution.observe import PROBES_READ
@@ -23,9 +26,8 @@ from souverain.policy.load import Policy
 from souverain.portfolio import Organisation
 from souverain.store import Store
 
-__all__ = ["AssessmentResult", "assess_run", "history", "trajectories"]
+__all__ = ["AssessmentResult", "assess_run", "frozen_heap", "history", "trajectories"]
 
-HYGIENE_PROBES = frozenset({"dns", "tls", "http", "spf", "dmarc", "dkim", "mta-sts", "tls-rpt"})
 STATUS_ONLY = ("page",)
 """Probes whose status alone the assessment needs (their payloads are not read)."""
 SENSITIVE = frozenset({"sensible-art31", "defense", "nucleaire"})
@@ -41,16 +43,17 @@ class AssessmentResult:
     summary: dict[str, Any]
 
 
-def _evidence(store: Store, run_id: int, probes: Iterable[str]) -> dict[str, dict[str, Evidence]]:
-    domains = {t.id: t.domain for t in store.targets(run_id)}
-    out: dict[str, dict[str, Evidence]] = {}
-    for target_id, items in store.evidence_by_target(run_id, frozenset(probes)):
-        out[domains[target_id]] = {e.probe: e for e in items}
-    for probe in STATUS_ONLY:
-        for target_id, (status, error) in store.probe_statuses(run_id, probe).items():
-            domain = domains[target_id]
-            out.setdefault(domain, {})[probe] = Evidence(probe, domain, Status(status), error=error)
-    return out
+@contextmanager
+def frozen_heap() -> Iterator[None]:
+    """What is alive when the assessment starts (KB, policy, the run's organisations and indexes) lives as
+    long as it: kept out of the garbage collector's passes (``gc.freeze``), which otherwise walk it again and
+    again while the documents are built."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _assess_all(
@@ -86,14 +89,14 @@ class _RunReader:
         self.targets = {t.domain: t.id for t in store.targets(run_id)}
         self.pages = {probe: store.probe_statuses(run_id, probe) for probe in STATUS_ONLY}
         self.by_siren: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for row in store.dependencies_of(attribution_id, org_level_only=True):
+        for row in store.dependencies_of(attribution_id, org_level_only=True, reasons=False):
             self.by_siren[row["siren"]].append(row)
 
     def read(self, batch: list[Organisation]) -> tuple[_Evidence, _Rows, _Rows]:
         domain_of = {self.targets[d.name]: d.name for o in batch for d in o.domains if d.name in self.targets}
         ids = sorted(domain_of)
         evidence: dict[str, dict[str, Evidence]] = {}
-        for tid, items in self.store.evidence_for(ids, probes=HYGIENE_PROBES).items():
+        for tid, items in self.store.evidence_for(ids, probes=HYGIENE_PROBES, essentials=True).items():
             if items:
                 evidence[domain_of[tid]] = {e.probe: e for e in items}
         for probe, statuses in self.pages.items():
@@ -104,7 +107,7 @@ class _RunReader:
                     status_only = Evidence(probe, domain, Status(status), error=error)
                     evidence.setdefault(domain, {})[probe] = status_only
         by_domain: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for row in self.store.dependencies_of(self.attribution_id, target_ids=ids):
+        for row in self.store.dependencies_of(self.attribution_id, target_ids=ids, reasons=False):
             by_domain[row["domain"]].append(row)
         contacts = {o.siren: self.by_siren[o.siren] for o in batch if o.siren in self.by_siren}
         return evidence, by_domain, contacts
@@ -153,19 +156,6 @@ class _PreviousRun:
             else:
                 by_siren[row["siren"]].append(row)
         return old_docs, _assess_all(old_orgs, evidence, by_domain, by_siren, self.assessor)
-
-
-def _stored_dependencies(
-    store: Store, attribution_id: int
-) -> tuple[dict[str, list[dict[str, Any]]], dict[str, list[dict[str, Any]]]]:
-    by_domain: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    by_siren: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in store.dependencies_of(attribution_id):
-        if row["domain"] is not None:
-            by_domain[row["domain"]].append(row)
-        elif row["siren"]:
-            by_siren[row["siren"]].append(row)
-    return by_domain, by_siren
 
 
 def _dep_index(doc: dict[str, Any] | None) -> dict[tuple[str, str, str], tuple[str | None, str]]:
@@ -412,14 +402,15 @@ def assess_run(
             if progress is not None:
                 progress(len(batch))
 
-    assessment_id = store.save_assessment(
-        run_id,
-        attribution["id"],
-        policy.methodology,
-        attribution["kb_version"],
-        on.isoformat(),
-        lambda: tally.summary(policy),
-        documents(),
-    )
+    with frozen_heap():
+        assessment_id = store.save_assessment(
+            run_id,
+            attribution["id"],
+            policy.methodology,
+            attribution["kb_version"],
+            on.isoformat(),
+            lambda: tally.summary(policy),
+            documents(),
+        )
     summary = store.assessment_summary(assessment_id) or {}
     return AssessmentResult(assessment_id, policy.methodology, tally.organisations, summary)

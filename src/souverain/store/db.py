@@ -15,6 +15,7 @@ from alembic.config import Config
 from sqlalchemy.engine import Engine
 
 from souverain import __version__
+from souverain.assessment.essentials import dependency_essentials, evidence_essentials
 from souverain.errors import RunNotFound, StoreError
 from souverain.evidence import Evidence
 from souverain.portfolio import Organisation
@@ -283,22 +284,31 @@ class Store:
             yield current, batch
 
     def evidence_for(
-        self, target_ids: Sequence[int], probes: Collection[str] | None = None
+        self, target_ids: Sequence[int], probes: Collection[str] | None = None, *, essentials: bool = False
     ) -> dict[int, list[Evidence]]:
-        """Evidence of the given targets (only ``probes`` if given), by target id, in recording order."""
+        """Evidence of the given targets (only ``probes`` if given), by target id, in recording order.
+
+        ``essentials``: each one cut to what the assessment reads (``souverain.assessment.essentials``),
+        from the stored essentials or, for rows written before they existed, from the full payload."""
         out: dict[int, list[Evidence]] = {tid: [] for tid in target_ids}
         if not target_ids:
             return out
+        payload: sa.ColumnElement[Any] = evidence.c.payload
+        if essentials:
+            payload = sa.func.coalesce(evidence.c.essentials, evidence.c.payload)
         query = (
-            sa.select(evidence.c.target_id, evidence.c.payload)
+            sa.select(evidence.c.target_id, payload, evidence.c.essentials.is_(None))
             .where(evidence.c.target_id.in_(list(target_ids)))
             .order_by(evidence.c.id)
         )
         if probes is not None:
             query = query.where(evidence.c.probe.in_(sorted(probes)))
         with self.engine.connect() as conn:
-            for target_id, payload in conn.execute(query):
-                out[target_id].append(Evidence.from_dict(orjson.loads(payload)))
+            for target_id, text, full in conn.execute(query):
+                raw = orjson.loads(text)
+                if essentials and full:
+                    raw = evidence_essentials(raw) or raw
+                out[target_id].append(Evidence.from_dict(raw))
         return out
 
     def record_targets(self, items: Sequence[tuple[int, int, str, float, float, list[Evidence]]]) -> None:
@@ -343,10 +353,13 @@ class Store:
                     "started_at": ev.started_at,
                     "duration_ms": ev.duration_ms,
                     "error": ev.error,
-                    "payload": dumps(ev.to_dict()),
+                    "payload": dumps(doc),
+                    "essentials": None if cut is None else dumps(cut),
                 }
                 for run_id, target_id, _, _, _, items_evidence in fresh.values()
                 for ev in items_evidence
+                for doc in (ev.to_dict(),)
+                for cut in (evidence_essentials(doc),)
             ]
             if rows:
                 conn.execute(evidence.insert(), rows)
@@ -394,6 +407,7 @@ class Store:
                         "reasons": r.get("reasons", []),
                     }
                 ),
+                "essentials": dumps(dependency_essentials(r)),
             }
             for r in rows
         ]
@@ -421,11 +435,19 @@ class Store:
         *,
         target_ids: Sequence[int] | None = None,
         org_level_only: bool = False,
+        reasons: bool = True,
     ) -> list[dict[str, Any]]:
         """Dependency rows of an attribution, with the target's domain (None for org-level ones): all of
-        them, those of ``target_ids``, or the organisation-level ones only."""
+        them, those of ``target_ids``, or the organisation-level ones only. ``reasons=False``: without the
+        attribution reasons (what the assessment reads)."""
+        columns = [c for c in dependencies.c if c.name not in ("payload", "essentials")]
+        payload = (
+            dependencies.c.payload
+            if reasons
+            else sa.func.coalesce(dependencies.c.essentials, dependencies.c.payload)
+        )
         query = (
-            sa.select(dependencies, targets.c.domain)
+            sa.select(*columns, payload.label("payload"), targets.c.domain)
             .select_from(dependencies.outerjoin(targets, dependencies.c.target_id == targets.c.id))
             .where(dependencies.c.attribution_id == attribution_id)
             .order_by(dependencies.c.id)
@@ -441,7 +463,8 @@ class Store:
             for row in conn.execute(query).mappings():
                 item = {k: row[k] for k in ("target_id", "siren", "role", "subject", "operator",
                                             "infrastructure", "confidence", "domain")}  # fmt: skip
-                item.update(orjson.loads(row["payload"]))
+                extra = orjson.loads(row["payload"])
+                item.update(extra if reasons else dependency_essentials(extra))
                 out.append(item)
         return out
 

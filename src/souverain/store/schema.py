@@ -80,6 +80,7 @@ evidence = Table(
     Column("duration_ms", Float, nullable=False),
     Column("error", Text),
     Column("payload", Text, nullable=False),
+    Column("essentials", Text),  # JSON: what the assessment reads of the payload (hygiene probes only)
 )
 Index("ix_evidence_target", evidence.c.target_id)
 Index("ix_evidence_run_probe", evidence.c.run_id, evidence.c.probe)
@@ -110,6 +111,7 @@ dependencies = Table(
     Column("infrastructure", String(64)),
     Column("confidence", String(8), nullable=False),
     Column("payload", Text, nullable=False),  # JSON: exposures and reasons
+    Column("essentials", Text),  # JSON: scope and exposures (what the assessment reads)
 )
 Index("ix_dependencies_attribution_target", dependencies.c.attribution_id, dependencies.c.target_id)
 Index("ix_dependencies_attribution_operator", dependencies.c.attribution_id, dependencies.c.operator)
