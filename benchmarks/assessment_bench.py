@@ -94,9 +94,11 @@ def _run(
     count: int, templates: list[bytes], assessor: Any, organisation: Any, evidence: Any
 ) -> dict[str, Any]:
     """One pass over ``count`` organisations: decode, assess, serialise as the store does."""
+    from souverain.assessment.document import flagged
     from souverain.store.db import dumps
 
-    findings = 0
+    stored = evidence.from_essentials  # as the store reads them
+    per_template: list[int] = []
     decode_s = assess_s = 0.0
     started = time.perf_counter()
     cpu0 = time.process_time()
@@ -105,16 +107,18 @@ def _run(
         raw = orjson.loads(templates[i % len(templates)])
         raw["org"]["siren"] = f"{i:09d}"
         org = organisation.from_dict(raw["org"])
-        ev = {d: {e["probe"]: evidence.from_dict(e) for e in items} for d, items in raw["evidence"].items()}
+        ev = {d: {e["probe"]: stored(e) for e in items} for d, items in raw["evidence"].items()}
         t1 = time.perf_counter()
         doc = assessor.assess(org, ev, raw["deps"]).to_dict()
-        findings += len(doc["findings"])
         dumps(doc)  # what the store writes
+        if i < len(templates):  # the same template gives the same findings: count them once
+            per_template.append(len(doc["findings"]) + sum(1 for _ in flagged(doc)))  # + hygiene, derived
         t2 = time.perf_counter()
         decode_s += t1 - t0
         assess_s += t2 - t1
     cpu = time.process_time() - cpu0
     seconds = time.perf_counter() - started
+    findings = sum(per_template[i % len(per_template)] for i in range(count))
     return {
         "seconds": round(seconds, 2),
         "orgs_per_s": round(count / seconds, 1),

@@ -69,7 +69,8 @@ def build_store(path: Path, count: int) -> dict[str, Any]:
     assert run_id is not None
     assessment = template.latest_assessment(run_id)
     assert assessment is not None
-    docs = template.org_assessments_of(assessment["id"])
+    # the documents as `souverain assess` stores them (compact: souverain.assessment.document)
+    docs = {siren: orjson.loads(raw) for siren, raw in template.iter_org_assessments(assessment["id"])}
     orgs = [o for o in template.run_organisations(run_id) if o.siren in docs]
     path.unlink(missing_ok=True)
     store = Store(path)

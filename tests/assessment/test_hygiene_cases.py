@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from souverain.assessment.document import check_dict
 from souverain.assessment.hygiene import category_scores, check_domain
 from souverain.errors import InputError
 from souverain.evidence import Evidence, Status
@@ -35,7 +36,7 @@ def tls(
 def status(
     policy: Policy, ev: dict[str, Evidence], rule: str, roles: frozenset[str] = frozenset({"web"})
 ) -> Any:
-    return {c["rule"]: c["status"] for c in check_domain("a.fr", roles, ev, policy)}[rule]
+    return {c["rule"]: c["status"] for c in map(check_dict, check_domain("a.fr", roles, ev, policy))}[rule]
 
 
 def test_key_sizes(policy: Policy) -> None:
@@ -61,7 +62,9 @@ def test_no_https_fails_once(policy: Policy) -> None:
     http = Evidence("http", "a.fr", Status.OK, {"http_redirects_to_https": False, "headers": {}})
     checks = {
         c["rule"]: c["status"]
-        for c in check_domain("a.fr", frozenset({"web"}), {"tls": refused, "http": http}, policy)
+        for c in map(
+            check_dict, check_domain("a.fr", frozenset({"web"}), {"tls": refused, "http": http}, policy)
+        )
     }
     assert checks["WEB-HTTPS"] == "fail"
     assert checks["WEB-CERT-KEY"] == checks["WEB-TLS-VERSIONS"] == "not-applicable"
@@ -80,7 +83,7 @@ def test_mail_checks_and_scores(policy: Policy) -> None:
     dkim = Evidence("dkim", "a.fr", Status.NOT_FOUND, {"keys_found": 0})
     ev = {"dns": dns, "spf": spf, "dmarc": dmarc, "dkim": dkim}
     checks = check_domain("a.fr", frozenset({"mail"}), ev, policy)
-    by = {c["rule"]: c["status"] for c in checks}
+    by = {c["rule"]: c["status"] for c in map(check_dict, checks)}
     assert by["MAIL-SPF"] == "pass" and by["MAIL-SPF-ALL"] == "fail" and by["MAIL-DMARC-POLICY"] == "pass"
     assert by["MAIL-DKIM"] == "fail" and by["MAIL-MTA-STS"] == "unknown" and by["DNS-DNSSEC"] == "fail"
     scores = category_scores(checks)["mail"]
@@ -100,7 +103,9 @@ def test_mail_checks_and_scores(policy: Policy) -> None:
 )
 def test_spf_all_qualifier(policy: Policy, record: str, qualifier: str | None, expected: str) -> None:
     spf = Evidence("spf", "a.fr", Status.OK, {"record": record, "all": qualifier, "dns_lookups": 1})
-    checks = {c["rule"]: c for c in check_domain("a.fr", frozenset({"mail"}), {"spf": spf}, policy)}
+    checks = {
+        c["rule"]: c for c in map(check_dict, check_domain("a.fr", frozenset({"mail"}), {"spf": spf}, policy))
+    }
     assert checks["MAIL-SPF-ALL"]["status"] == expected
     assert checks["MAIL-SPF-ALL"]["detail"] == f"all qualifier {qualifier or 'absent'}"
 

@@ -93,7 +93,7 @@ def test_essentials_stored_beside_payloads_and_read_back(tmp_path: Path) -> None
         Status.OK,
         {
             "ad": {"SOA": True, "A": True, "MX": False},
-            "queries": {"CAA": {"rrs": ["0 issue \"x\""], "ttl": 60}, "TXT": {"rrs": ["v=spf1 -all"]}},
+            "queries": {"CAA": {"rrs": ['0 issue "x"'], "ttl": 60}, "TXT": {"rrs": ["v=spf1 -all"]}},
             "mx_hosts": [{"host": "mx.a.fr", "addresses": ["127.0.0.9"]}],
             "ns_hosts": ["ns1.a.fr"],
         },
@@ -113,8 +113,8 @@ def test_essentials_stored_beside_payloads_and_read_back(tmp_path: Path) -> None
     cut = {e.probe: e for e in store.evidence_for([target.id], essentials=True)[target.id]}
     assert cut["dns"].data == {
         "ad": {"SOA": True, "A": True},
-        "queries": {"CAA": {"rrs": ["0 issue \"x\""]}},
-        "mx_hosts": [{"host": "mx.a.fr", "addresses": ["127.0.0.9"]}],
+        "queries": {"CAA": {"rrs": ['0 issue "x"']}},
+        "mx_hosts": [{"host": "mx.a.fr"}],
     }
     assert cut["tls"].data == {"endpoints": [{"status": "ok", "cipher": "X", "chain": [leaf]}]}
     assert cut["page"].data == page.data  # not a hygiene probe: read whole
@@ -134,16 +134,27 @@ def test_dependency_rows_without_reasons(tmp_path: Path) -> None:
     run_id = store.create_run("p.yaml", ORGS, {})
     target = store.targets(run_id)[0]
     attribution = store.create_attribution(run_id, "kb1", [], "2026-11-24")
-    exposures = [{"law": "us-cloud-act", "via": ["x"], "through": "operator"}]
+    exposures = [
+        {"law": "us-cloud-act", "via": ["x"], "country": "US", "verified": True, "through": "operator"}
+    ]
     row = {"target_id": target.id, "role": "web-hosting", "subject": target.domain, "operator": "x",
            "infrastructure": "x", "confidence": "high", "scope": "web", "exposures": exposures,
            "reasons": [{"signal": "asn", "detail": "AS1"}]}  # fmt: skip
     store.add_dependencies(attribution, [row])
     (full,) = store.dependencies_of(attribution)
-    (cut,) = store.dependencies_of(attribution, reasons=False)
-    assert full["reasons"] == row["reasons"] and "reasons" not in cut
-    assert {k: v for k, v in full.items() if k != "reasons"} == cut
-    assert cut["exposures"] == exposures and cut["domain"] == target.domain and cut["scope"] == "web"
+    (cut,) = store.dependencies_of(attribution, essentials=True)
+    assert full["reasons"] == row["reasons"] and full["confidence"] == "high"
+    assert full["target_id"] == target.id and full["exposures"] == exposures
+    assert cut == {
+        "siren": None,
+        "role": "web-hosting",
+        "subject": target.domain,
+        "operator": "x",
+        "infrastructure": "x",
+        "domain": target.domain,
+        "scope": "web",
+        "exposures": [{"law": "us-cloud-act", "through": "operator", "via": ["x"]}],  # no country, verified
+    }
     with store.engine.begin() as conn:
         conn.execute(sa.text("UPDATE dependencies SET essentials = NULL"))
-    assert store.dependencies_of(attribution, reasons=False) == [cut]
+    assert store.dependencies_of(attribution, essentials=True) == [cut]

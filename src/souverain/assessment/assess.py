@@ -10,6 +10,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+from souverain.assessment.document import FORMAT, expand
 from souverain.assessment.hygiene import Counts, add_counts, check_counts, check_domain, rounded, scores_of
 from souverain.assessment.levels import Leveller, LevelResult
 from souverain.evidence import Evidence
@@ -42,6 +43,13 @@ def render_finding(policy: Policy, finding: dict[str, Any]) -> dict[str, Any]:
 
 
 RANK = {level: i for i, level in enumerate(LEVELS)}  # lower is better
+WORST_KEYS = ("role", "subject", "domain", "operator", "level", "why")
+SOVEREIGNTY_FINDINGS = {
+    "extraterritorial": ("SOV-EXTRATERRITORIAL", "fail"),
+    "exposed": ("SOV-EXPOSED", "warn"),
+    "undetermined": ("SOV-UNDETERMINED", "unknown"),
+}
+"""Level of a critical dependency → (rule, status) of its sovereignty finding."""
 NONE_LOADED = "(no third party)"
 MIN_ROLES = (
     "mailbox",
@@ -65,11 +73,19 @@ class OrgAssessment:
     roles: dict[str, dict[str, Any]]
     worst_critical: dict[str, Any] | None
     findings: list[dict[str, Any]]
+    """Sovereignty, strategic-data and declaration findings; the hygiene ones are the checks that fail or
+    warn (:meth:`all_findings`)."""
     hygiene: dict[str, Any]
     services: list[dict[str, Any]]
 
+    def all_findings(self) -> list[dict[str, Any]]:
+        """Every finding, the hygiene ones last, as the expanded document lists them."""
+        return expand(self.to_dict())["findings"]  # type: ignore[no-any-return]
+
     def to_dict(self) -> dict[str, Any]:
+        """The document as stored (compact: see ``souverain.assessment.document.expand``)."""
         return {
+            "format": FORMAT,
             "siren": self.siren,
             "score": self.score,
             "coverage": self.coverage,
@@ -164,9 +180,19 @@ class Assessor:
         units = self._units(org, evidence, levels)
         score, coverage, roles = self._score(units)
         findings: list[dict[str, Any]] = []
+        weights = self.policy.weights
+        worst_row: dict[str, Any] | None = None
+        worst_key = (-1, 0.0)
         for row in levels:
             if row["critical"]:
-                findings += self._sovereignty(row)
+                finding = self._sovereignty(row)
+                if finding is not None:
+                    findings.append(finding)
+                if row["level"] != "undetermined":
+                    # the worst critical dependency: worst level, then heaviest role; the first one on a tie
+                    key = (RANK[row["level"]], weights.get(row["role"], 0))
+                    if key > worst_key:
+                        worst_row, worst_key = row, key
         services = [self._service(org, s, levels, findings) for s in org.services]
         counts: Counts = {}
         by_domain: dict[str, Any] = {}
@@ -178,21 +204,14 @@ class Assessor:
             dchecks = check_domain(domain.name, domain.roles, ev, self.policy)
             dcounts = check_counts(dchecks)
             add_counts(counts, dcounts)
+            # the checks that fail or warn are findings too, derived when the document is read
+            # (souverain.assessment.document), not stored twice
             by_domain[domain.name] = {"scores": scores_of(dcounts), "checks": dchecks}
-            for c in dchecks:
-                status = c["status"]
-                if status == "fail" or status == "warn":
-                    findings.append(
-                        self.finding(
-                            c["rule"],
-                            status,
-                            domain.name,
-                            {"subject": domain.name, "detail": c["detail"]},
-                            [c["evidence"]],
-                        )
-                    )
-        hygiene["scores"] = scores_of(counts)
-        worst = self._worst(levels)
+        if len(by_domain) == 1:  # the organisation's scores are its one domain's (same counts)
+            hygiene["scores"] = next(iter(by_domain.values()))["scores"]
+        else:
+            hygiene["scores"] = scores_of(counts)
+        worst = None if worst_row is None else {k: worst_row[k] for k in WORST_KEYS}
         return OrgAssessment(
             siren=org.siren,
             score=score,
@@ -325,13 +344,6 @@ class Assessor:
         coverage = rounded(evaluated / total, 4) if total else 0.0
         return score, coverage, roles
 
-    def _worst(self, levels: list[dict[str, Any]]) -> dict[str, Any] | None:
-        critical = [r for r in levels if r["critical"] and r["level"] != "undetermined"]
-        if not critical:
-            return None
-        worst = max(critical, key=lambda r: (RANK[r["level"]], self.policy.weights.get(r["role"], 0)))
-        return {k: worst[k] for k in ("role", "subject", "domain", "operator", "level", "why")}
-
     def _shown(self, operator: str | None, laws: list[str], via: list[str]) -> tuple[str, str, str]:
         """Operator label, law names and control path of a dependency, as the findings show them."""
         key = (operator, tuple(laws), tuple(via))
@@ -344,7 +356,10 @@ class Assessor:
             )
         return names
 
-    def _sovereignty(self, row: dict[str, Any]) -> list[dict[str, Any]]:
+    def _sovereignty(self, row: dict[str, Any]) -> dict[str, Any] | None:
+        outcome = SOVEREIGNTY_FINDINGS.get(row["level"])
+        if outcome is None:  # european or qualified: nothing to say
+            return None
         operator, laws, via = self._shown(row["operator"], row["laws"], row["via"])
         facts = {
             "role": row["role"],
@@ -355,13 +370,7 @@ class Assessor:
             "why": row["why"],
         }
         refs = [f"dependency:{row['domain'] or 'contacts'}:{row['kind']}:{row['subject']}"]
-        if row["level"] == "extraterritorial":
-            return [self.finding("SOV-EXTRATERRITORIAL", "fail", row["subject"], facts, refs)]
-        if row["level"] == "exposed":
-            return [self.finding("SOV-EXPOSED", "warn", row["subject"], facts, refs)]
-        if row["level"] == "undetermined":
-            return [self.finding("SOV-UNDETERMINED", "unknown", row["subject"], facts, refs)]
-        return []
+        return self.finding(outcome[0], outcome[1], row["subject"], facts, refs)
 
     def _service(
         self, org: Organisation, service: Any, levels: list[dict[str, Any]], findings: list[dict[str, Any]]

@@ -4,7 +4,8 @@ A domain's hygiene evidence is ~7 KB of JSON (DNS answers, TLS chains, HTTP head
 ``hygiene.py`` and the units of ``assess.py`` read a few dozen fields of it. The store keeps, beside each
 hygiene probe's full payload, its *essentials*: the same document pruned to those fields, **with the same
 paths**, so the checks run unchanged on either and give the same result (tested on the lab world). A
-dependency row's essentials are its scope and exposures, without the attribution reasons.
+dependency row's essentials are its scope and its exposures (law, path, through), without the attribution
+reasons.
 
 Stores written before the essentials existed have none: readers prune the full payload instead (same
 result, slower).
@@ -24,7 +25,7 @@ _SPECS: dict[str, _Spec] = {
         "ad": {"SOA": KEEP, "A": KEEP},
         "queries": {"CAA": {"rrs": KEEP}},
         "null_mx": KEEP,
-        "mx_hosts": KEEP,
+        "mx_hosts": {"host": KEEP},
     },
     "tls": {
         "endpoints": {
@@ -91,5 +92,11 @@ def evidence_essentials(raw: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def dependency_essentials(payload: dict[str, Any]) -> dict[str, Any]:
-    """A dependency row's payload without the attribution reasons (scope and exposures)."""
-    return {"scope": payload.get("scope", ""), "exposures": payload.get("exposures", [])}
+    """A dependency row's payload as the assessment reads it: its scope, and each exposure's law, path and
+    whether it comes through the operator or the infrastructure (no reasons)."""
+    return {
+        "scope": payload.get("scope", ""),
+        "exposures": [
+            {k: e[k] for k in ("law", "through", "via") if k in e} for e in payload.get("exposures") or ()
+        ],
+    }

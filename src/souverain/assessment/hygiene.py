@@ -18,46 +18,63 @@ __all__ = ["Check", "add_counts", "category_scores", "check_counts", "check_doma
 PASS, FAIL, WARN, NA, UNKNOWN = "pass", "fail", "warn", "not-applicable", "unknown"
 
 
-Check = dict[str, Any]
-"""One check as stored: ``rule``, ``category``, ``required``, ``status``, ``detail``, ``evidence`` (the path
-of the evidence it read)."""
+Check = list[Any]
+"""One check as stored: ``[rule, category, required, status, detail, evidence, severity]`` (``evidence``: the
+path of the evidence it read; ``severity``: the rule's, for the finding a failed or warned check is — see
+``souverain.assessment.document``)."""
 
 
 def _ok(ev: Evidence | None) -> bool:
     return ev is not None and ev.status == "ok"
 
 
-_META: dict[int, tuple[Policy, dict[str, tuple[str, bool]]]] = {}
+class _PolicyView:
+    """What the checks look up in a policy, computed once per policy: each hygiene rule's (category,
+    required, severity), and the baseline's verdicts on the cipher suites and keys seen so far (pure
+    functions of the suite or key and the baseline; there are few distinct ones)."""
+
+    __slots__ = ("ciphers", "keys", "meta", "policy")
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self.meta: dict[str, tuple[str, bool, str]] = {}
+        for r in policy.rules.values():
+            if r.category:
+                if r.family != "hygiene":  # the stored document derives hygiene findings from checks
+                    raise ValueError(f"policy rule {r.id}: check of category {r.category}, family {r.family}")
+                self.meta[r.id] = (r.category, r.required, r.severity)
+        self.ciphers: dict[str, tuple[str, str]] = {}
+        self.keys: dict[tuple[str, int], tuple[str, str]] = {}
+
+    @staticmethod
+    def remember(cache: dict[Any, tuple[str, str]], key: Any, verdict: tuple[str, str]) -> tuple[str, str]:
+        if len(cache) >= 10_000:  # bounded whatever the targets send
+            cache.clear()
+        cache[key] = verdict
+        return verdict
 
 
-def _rule_meta(policy: Policy) -> dict[str, tuple[str, bool]]:
-    """Rule id → (category, required) for one policy (computed once per policy object)."""
-    cached = _META.get(id(policy))
-    if cached is None or cached[0] is not policy:
-        meta = {r.id: (r.category or "", r.required) for r in policy.rules.values()}
-        cached = _META[id(policy)] = (policy, meta)
-    return cached[1]
+_VIEWS: dict[int, _PolicyView] = {}
+
+
+def _view(policy: Policy) -> _PolicyView:
+    view = _VIEWS.get(id(policy))
+    if view is None or view.policy is not policy:  # the view holds its policy: the id stays its own
+        view = _VIEWS[id(policy)] = _PolicyView(policy)
+    return view
 
 
 class _Checks:
-    __slots__ = ("meta", "out", "policy", "prefix")
+    __slots__ = ("meta", "out", "policy", "prefix", "view")
 
     def __init__(self, domain: str, policy: Policy) -> None:
-        self.policy, self.prefix, self.meta = policy, domain + ":", _rule_meta(policy)
+        self.view = _view(policy)
+        self.policy, self.prefix, self.meta = policy, domain + ":", self.view.meta
         self.out: list[Check] = []
 
     def add(self, rule: str, status: str, detail: str, evidence: str) -> None:
-        category, required = self.meta[rule]
-        self.out.append(
-            {
-                "rule": rule,
-                "category": category,
-                "required": required,
-                "status": status,
-                "detail": detail,
-                "evidence": self.prefix + evidence,
-            }
-        )
+        category, required, severity = self.meta[rule]
+        self.out.append([rule, category, required, status, detail, self.prefix + evidence, severity])
 
 
 def _first_endpoint(tls: Evidence | None) -> dict[str, Any] | None:
@@ -104,7 +121,11 @@ def _web(c: _Checks, ev: dict[str, Evidence], baseline: dict[str, Any]) -> None:
             )
         else:
             c.add("WEB-TLS-VERSIONS", PASS, f"accepts {', '.join(wanted)} only", "tls.endpoints[0].versions")
-        c.add("WEB-TLS-CIPHER", *_cipher(ep, baseline), "tls.endpoints[0].cipher")
+        cipher = str(ep.get("cipher") or "")
+        verdict = c.view.ciphers.get(cipher)
+        if verdict is None:
+            verdict = c.view.remember(c.view.ciphers, cipher, _cipher(cipher, baseline))
+        c.add("WEB-TLS-CIPHER", *verdict, "tls.endpoints[0].cipher")
         if ep.get("chain_valid"):
             c.add(
                 "WEB-CERT-VALID", PASS, "chain valid against the trust store", "tls.endpoints[0].chain_valid"
@@ -130,12 +151,20 @@ def _web(c: _Checks, ev: dict[str, Evidence], baseline: dict[str, Any]) -> None:
                 "the certificate does not cover the name",
                 "tls.endpoints[0].hostname_match",
             )
-        c.add("WEB-CERT-KEY", *_key(ep, baseline), "tls.endpoints[0].chain[0]")
+        chain = ep.get("chain") or []
+        if chain:
+            leaf = chain[0]
+            key = (str(leaf.get("key_type") or ""), int(leaf.get("key_size") or 0))
+            verdict = c.view.keys.get(key)
+            if verdict is None:
+                verdict = c.view.remember(c.view.keys, key, _key(*key, baseline))
+        else:
+            verdict = (UNKNOWN, "no certificate")
+        c.add("WEB-CERT-KEY", *verdict, "tls.endpoints[0].chain[0]")
     _http(c, http)
 
 
-def _cipher(ep: dict[str, Any], baseline: dict[str, Any]) -> tuple[str, str]:
-    cipher = str(ep.get("cipher") or "")
+def _cipher(cipher: str, baseline: dict[str, Any]) -> tuple[str, str]:
     spec = baseline.get("ciphers") or {}
     if not cipher:
         return UNKNOWN, "cipher not recorded"
@@ -149,12 +178,7 @@ def _cipher(ep: dict[str, Any], baseline: dict[str, Any]) -> tuple[str, str]:
     return FAIL, f"{cipher} is not in the baseline"
 
 
-def _key(ep: dict[str, Any], baseline: dict[str, Any]) -> tuple[str, str]:
-    chain = ep.get("chain") or []
-    if not chain:
-        return UNKNOWN, "no certificate"
-    leaf = chain[0]
-    kind, size = str(leaf.get("key_type") or ""), int(leaf.get("key_size") or 0)
+def _key(kind: str, size: int, baseline: dict[str, Any]) -> tuple[str, str]:
     cert = baseline.get("certificate") or {}
     need = (
         int(cert.get("min_ec_bits") or 256)
@@ -378,11 +402,11 @@ def check_counts(checks: list[Check]) -> Counts:
     """Per category, the required checks by status (pass, fail, warn, unknown, not-applicable)."""
     counts: Counts = {}
     for ch in checks:
-        if ch["required"]:
-            c = counts.get(ch["category"])
+        if ch[2]:  # required
+            c = counts.get(ch[1])
             if c is None:
-                c = counts[ch["category"]] = [0, 0, 0, 0, 0]
-            c[_SLOT[ch["status"]]] += 1
+                c = counts[ch[1]] = [0, 0, 0, 0, 0]
+            c[_SLOT[ch[3]]] += 1
     return counts
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from souverain.assessment.assess import Assessor
+from souverain.assessment.document import check_view, flagged
 from souverain.assessment.essentials import HYGIENE_PROBES
 from souverain.assessment.levels import Leveller
 from souverain.attribution.engine import Attributor
@@ -89,7 +90,7 @@ class _RunReader:
         self.targets = {t.domain: t.id for t in store.targets(run_id)}
         self.pages = {probe: store.probe_statuses(run_id, probe) for probe in STATUS_ONLY}
         self.by_siren: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for row in store.dependencies_of(attribution_id, org_level_only=True, reasons=False):
+        for row in store.dependencies_of(attribution_id, org_level_only=True, essentials=True):
             self.by_siren[row["siren"]].append(row)
 
     def read(self, batch: list[Organisation]) -> tuple[_Evidence, _Rows, _Rows]:
@@ -107,7 +108,7 @@ class _RunReader:
                     status_only = Evidence(probe, domain, Status(status), error=error)
                     evidence.setdefault(domain, {})[probe] = status_only
         by_domain: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for row in self.store.dependencies_of(self.attribution_id, target_ids=ids, reasons=False):
+        for row in self.store.dependencies_of(self.attribution_id, target_ids=ids, essentials=True):
             by_domain[row["domain"]].append(row)
         contacts = {o.siren: self.by_siren[o.siren] for o in batch if o.siren in self.by_siren}
         return evidence, by_domain, contacts
@@ -263,20 +264,16 @@ class _Samples:
                 ([org], all(r["level"] in ("qualified", "european") for r in boxes))
             )
         for name, domain in doc["hygiene"]["domains"].items():
-            checks = {c["rule"]: c for c in domain["checks"]}
+            checks = {rule: (status, detail) for rule, status, detail in map(check_view, domain["checks"])}
             pol = checks.get("MAIL-DMARC-POLICY")
             dkim = checks.get("MAIL-DKIM")
-            if (
-                pol is not None
-                and pol["status"] != "unknown"
-                and not (dkim and dkim["status"] == "not-applicable")
-            ):
-                reject = pol["status"] == "pass" and pol["detail"] == "p=reject"
+            if pol is not None and pol[0] != "unknown" and not (dkim and dkim[0] == "not-applicable"):
+                reject = pol[0] == "pass" and pol[1] == "p=reject"
                 self._domain("dmarc-reject", name, org, reject)
-                self._domain("dmarc-enforced", name, org, pol["status"] == "pass")
+                self._domain("dmarc-enforced", name, org, pol[0] == "pass")
             dnssec = checks.get("DNS-DNSSEC")
-            if dnssec is not None and dnssec["status"] in ("pass", "fail"):
-                self._domain("dnssec-validated", name, org, dnssec["status"] == "pass")
+            if dnssec is not None and dnssec[0] in ("pass", "fail"):
+                self._domain("dnssec-validated", name, org, dnssec[0] == "pass")
 
     def result(self, policy: Policy) -> dict[str, Any]:
         samples = {k: list(v) for k, v in self.bodies.items()}
@@ -338,6 +335,8 @@ class _Tally:
             self.levels[r["role"]][r["level"]] += 1
         for f in doc["findings"]:
             self.findings[f"{f['rule']}:{f['status']}"] += 1
+        for rule, status in flagged(doc):  # a compact document's hygiene findings (assessment.document)
+            self.findings[f"{rule}:{status}"] += 1
         self.samples.add(org, doc)
 
     def summary(self, policy: Policy) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
+from souverain.assessment.document import expand
 from souverain.evidence import Evidence
 from souverain.portfolio import Organisation
 from souverain.store import Store, TargetRow
@@ -121,7 +122,7 @@ def _chunk(store: Store, data: RunData, orgs: list[Organisation]) -> Chunk:
                 org_assessments.c.assessment_id == data.assessment["id"],
                 org_assessments.c.siren.in_([o.siren for o in orgs]),
             )
-            assessed = {siren: orjson.loads(payload) for siren, payload in conn.execute(query)}
+            assessed = {siren: expand(orjson.loads(payload)) for siren, payload in conn.execute(query)}
     return Chunk(orgs, evidence, deps, assessed)
 
 

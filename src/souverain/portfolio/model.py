@@ -96,16 +96,18 @@ class Organisation:
             name=raw["name"],
             kind=raw["kind"],
             territory=Territory(terr.get("commune"), terr.get("departement"), terr.get("region")),
-            domains=tuple(Domain(d["name"], frozenset(d["roles"])) for d in raw.get("domains", [])),
-            contacts=tuple(raw.get("contacts", [])),
+            domains=tuple([Domain(d["name"], frozenset(d["roles"])) for d in raw.get("domains", ())]),
+            contacts=tuple(raw.get("contacts", ())),
             services=tuple(
-                DeclaredService(
-                    s["name"],
-                    tuple(s.get("data_classes", [])),
-                    s.get("claimed_hosting"),
-                    s.get("role"),
-                    s.get("domain"),
-                )
-                for s in raw.get("services", [])
+                [
+                    DeclaredService(
+                        s["name"],
+                        tuple(s.get("data_classes", ())),
+                        s.get("claimed_hosting"),
+                        s.get("role"),
+                        s.get("domain"),
+                    )
+                    for s in raw.get("services", ())
+                ]
             ),
         )

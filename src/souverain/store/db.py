@@ -15,6 +15,7 @@ from alembic.config import Config
 from sqlalchemy.engine import Engine
 
 from souverain import __version__
+from souverain.assessment.document import expand
 from souverain.assessment.essentials import dependency_essentials, evidence_essentials
 from souverain.errors import RunNotFound, StoreError
 from souverain.evidence import Evidence
@@ -267,7 +268,7 @@ class Store:
         self, run_id: int, probes: Collection[str] | None = None
     ) -> Iterator[tuple[int, list[Evidence]]]:
         """Yield (target id, its evidence) for a run, streaming in target order (only ``probes`` if given)."""
-        query = sa.select(evidence).where(evidence.c.run_id == run_id)
+        query = sa.select(evidence.c.target_id, evidence.c.payload).where(evidence.c.run_id == run_id)
         if probes is not None:
             query = query.where(evidence.c.probe.in_(sorted(probes)))
         query = query.order_by(evidence.c.target_id, evidence.c.id)
@@ -306,9 +307,12 @@ class Store:
         with self.engine.connect() as conn:
             for target_id, text, full in conn.execute(query):
                 raw = orjson.loads(text)
-                if essentials and full:
-                    raw = evidence_essentials(raw) or raw
-                out[target_id].append(Evidence.from_dict(raw))
+                if not essentials:
+                    out[target_id].append(Evidence.from_dict(raw))
+                    continue
+                cut = evidence_essentials(raw) if full else raw
+                ev = Evidence.from_dict(raw) if cut is None else Evidence.from_essentials(cut)
+                out[target_id].append(ev)
         return out
 
     def record_targets(self, items: Sequence[tuple[int, int, str, float, float, list[Evidence]]]) -> None:
@@ -435,19 +439,24 @@ class Store:
         *,
         target_ids: Sequence[int] | None = None,
         org_level_only: bool = False,
-        reasons: bool = True,
+        essentials: bool = False,
     ) -> list[dict[str, Any]]:
         """Dependency rows of an attribution, with the target's domain (None for org-level ones): all of
-        them, those of ``target_ids``, or the organisation-level ones only. ``reasons=False``: without the
-        attribution reasons (what the assessment reads)."""
-        columns = [c for c in dependencies.c if c.name not in ("payload", "essentials")]
-        payload = (
-            dependencies.c.payload
-            if reasons
-            else sa.func.coalesce(dependencies.c.essentials, dependencies.c.payload)
-        )
+        them, those of ``target_ids``, or the organisation-level ones only.
+
+        ``essentials``: only what the assessment reads (``souverain.assessment.essentials``): no reasons,
+        confidence or target id; rows with the same essentials share one decoded copy (read-only)."""
+        payload: sa.ColumnElement[Any]
+        if essentials:
+            keys = ["siren", "role", "subject", "operator", "infrastructure", "domain"]
+            payload = sa.func.coalesce(dependencies.c.essentials, dependencies.c.payload)
+        else:
+            keys = ["target_id", "siren", "role", "subject", "operator", "infrastructure", "confidence"]
+            keys.append("domain")
+            payload = dependencies.c.payload
+        columns = [dependencies.c[k] for k in keys if k != "domain"]
         query = (
-            sa.select(*columns, payload.label("payload"), targets.c.domain)
+            sa.select(*columns, targets.c.domain, payload.label("payload"))
             .select_from(dependencies.outerjoin(targets, dependencies.c.target_id == targets.c.id))
             .where(dependencies.c.attribution_id == attribution_id)
             .order_by(dependencies.c.id)
@@ -459,12 +468,18 @@ class Store:
         if org_level_only:
             query = query.where(dependencies.c.target_id.is_(None))
         out = []
+        decoded: dict[str, dict[str, Any]] = {}
         with self.engine.connect() as conn:
-            for row in conn.execute(query).mappings():
-                item = {k: row[k] for k in ("target_id", "siren", "role", "subject", "operator",
-                                            "infrastructure", "confidence", "domain")}  # fmt: skip
-                extra = orjson.loads(row["payload"])
-                item.update(extra if reasons else dependency_essentials(extra))
+            for row in conn.execute(query):
+                item = dict(zip(keys, row[:-1], strict=True))
+                text = row[-1]
+                if essentials:
+                    extra = decoded.get(text)
+                    if extra is None:
+                        extra = decoded[text] = dependency_essentials(orjson.loads(text))
+                    item.update(extra)
+                else:
+                    item.update(orjson.loads(text))
                 out.append(item)
         return out
 
@@ -528,7 +543,8 @@ class Store:
     def org_assessments_of(
         self, assessment_id: int, sirens: Sequence[str] | None = None
     ) -> dict[str, dict[str, Any]]:
-        """Organisation documents of an assessment (only ``sirens`` if given), by SIREN."""
+        """Organisation documents of an assessment (only ``sirens`` if given), by SIREN, expanded
+        (``souverain.assessment.document``)."""
         query = sa.select(org_assessments.c.siren, org_assessments.c.payload).where(
             org_assessments.c.assessment_id == assessment_id
         )
@@ -537,7 +553,7 @@ class Store:
                 return {}
             query = query.where(org_assessments.c.siren.in_(list(sirens)))
         with self.engine.connect() as conn:
-            return {siren: orjson.loads(payload) for siren, payload in conn.execute(query)}
+            return {siren: expand(orjson.loads(payload)) for siren, payload in conn.execute(query)}
 
     def previous_run_with_assessment(self, run_id: int) -> int | None:
         """The latest earlier run that has an assessment."""
@@ -581,13 +597,13 @@ class Store:
         return orjson.loads(value) if value is not None else None
 
     def org_assessment(self, assessment_id: int, siren: str) -> dict[str, Any] | None:
-        """One organisation's stored assessment document."""
+        """One organisation's stored assessment document (expanded: ``souverain.assessment.document``)."""
         query = sa.select(org_assessments.c.payload).where(
             org_assessments.c.assessment_id == assessment_id, org_assessments.c.siren == siren
         )
         with self.engine.connect() as conn:
             value = conn.execute(query).scalar()
-        return orjson.loads(value) if value is not None else None
+        return expand(orjson.loads(value)) if value is not None else None
 
     def org_scores(self, siren: str, assessment_ids: Sequence[int]) -> dict[int, tuple[float | None, float]]:
         """(score, coverage) of one organisation in each of the given assessments where it was assessed."""
@@ -606,7 +622,8 @@ class Store:
         return Organisation.from_dict(orjson.loads(value)) if value is not None else None
 
     def iter_org_assessments(self, assessment_id: int, batch: int = 2000) -> Iterator[tuple[str, bytes]]:
-        """(siren, raw JSON payload) of every organisation of an assessment, streamed in SIREN order."""
+        """(siren, raw JSON payload) of every organisation of an assessment, streamed in SIREN order (the
+        stored, compact form: ``souverain.assessment.document.expand`` gives the full one)."""
         query = (
             sa.select(org_assessments.c.siren, org_assessments.c.payload)
             .where(org_assessments.c.assessment_id == assessment_id)

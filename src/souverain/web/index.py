@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from souverain.assessment.document import expand
 from souverain.assessment.run import SENSITIVE
 from souverain.store import Store
 
@@ -108,7 +109,7 @@ def build_index(store: Store, assessment_id: int, progress: Callable[[int, int],
         org = orgs.get(siren)
         if org is None:
             continue
-        doc = orjson.loads(raw)
+        doc = expand(orjson.loads(raw))
         score = doc["score"]
         territory = org.territory
         findings = [f for f in doc["findings"] if f["status"] in ("fail", "warn")]
