@@ -26,6 +26,10 @@ STORED = ("probe", "target", "status", "error", "data")
 """The fields of a stored evidence's essentials (souverain.assessment.essentials)."""
 
 
+def _stored(doc: dict[str, object]) -> dict[str, object]:
+    return {k: doc[k] for k in STORED}
+
+
 def _templates(lab_dir: Path, store_path: Path) -> list[bytes]:
     from souverain.assessment.run import _RunReader
     from souverain.store import Store
@@ -46,7 +50,7 @@ def _templates(lab_dir: Path, store_path: Path) -> list[bytes]:
             deps = [d for dom in org.domains for d in by_domain.get(dom.name, [])]
             deps += by_siren.get(org.siren, [])
             ev = {
-                dom.name: [{k: e.to_dict()[k] for k in STORED} for e in evidence.get(dom.name, {}).values()]
+                dom.name: [_stored(e.to_dict()) for e in evidence.get(dom.name, {}).values()]
                 for dom in org.domains
             }
             out.append(orjson.dumps({"org": org.to_dict(), "evidence": ev, "deps": deps}))

@@ -53,11 +53,11 @@ class Evidence:
             "data": self.data,
         }
 
-    @staticmethod
-    def from_essentials(raw: dict[str, Any]) -> Evidence:
+    @classmethod
+    def from_essentials(cls, raw: dict[str, Any]) -> Evidence:
         """From a stored essentials document (``souverain.assessment.essentials``: probe, target, status,
         error and the pruned data only); timings are not kept there."""
-        return _from_essentials(raw)
+        return cls(raw["probe"], raw["target"], _STATUS[raw["status"]], raw["data"], raw["error"], 0.0)
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Evidence:
@@ -74,10 +74,6 @@ class Evidence:
             get("probe_version", "1"),
             get("schema_version", 1),
         )
-
-
-def _from_essentials(raw: dict[str, Any]) -> Evidence:
-    return Evidence(raw["probe"], raw["target"], _STATUS[raw["status"]], raw["data"], raw["error"], 0.0)
 
 
 def dig(data: Any, *path: str) -> Any:

@@ -58,25 +58,26 @@ def _finding(domain: str, record: list[Any]) -> dict[str, Any]:
     }
 
 
-def hygiene_findings(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """The hygiene findings a compact document does not store (none for a document of format 1, whose
-    ``findings`` hold them already)."""
+def _flagged_records(doc: dict[str, Any]) -> Iterator[tuple[str, list[Any]]]:
+    """(domain, check record) of each check that is a finding, in a compact document (none for format 1,
+    whose ``findings`` hold them already)."""
     if doc.get("format") != FORMAT:
         return
     for domain, part in (doc.get("hygiene") or {}).get("domains", {}).items():
         for record in part.get("checks") or ():
             if record[3] in FLAGGED:
-                yield _finding(domain, record)
+                yield domain, record
+
+
+def hygiene_findings(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The hygiene findings a compact document does not store."""
+    return (_finding(domain, record) for domain, record in _flagged_records(doc))
 
 
 def flagged(doc: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    """(rule, status) of each hygiene finding a compact document does not store (none for format 1)."""
-    if doc.get("format") != FORMAT:
-        return
-    for part in (doc.get("hygiene") or {}).get("domains", {}).values():
-        for record in part.get("checks") or ():
-            if record[3] in FLAGGED:
-                yield record[0], record[3]
+    """(rule, status) of each hygiene finding a compact document does not store (counting them needs no
+    finding objects)."""
+    return ((record[0], record[3]) for _, record in _flagged_records(doc))
 
 
 def expand(doc: dict[str, Any]) -> dict[str, Any]:

@@ -10,11 +10,10 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from souverain.assessment.document import expand
 from souverain.evidence import Evidence
 from souverain.portfolio import Organisation
 from souverain.store import Store, TargetRow
-from souverain.store.schema import attributions, dependencies, org_assessments, targets
+from souverain.store.schema import attributions, targets
 
 __all__ = ["Chunk", "RunData", "organisation_dependencies", "read_chunks", "read_run", "targets_recorded"]
 
@@ -78,24 +77,11 @@ def read_run(store: Store, run_id: int) -> RunData:
 
 def organisation_dependencies(store: Store, attribution_id: int) -> dict[str, list[dict[str, Any]]]:
     """Dependencies of organisations themselves (contact addresses), by SIREN."""
-    query = (
-        sa.select(dependencies)
-        .where(dependencies.c.attribution_id == attribution_id, dependencies.c.target_id.is_(None))
-        .order_by(dependencies.c.id)
-    )
     out: dict[str, list[dict[str, Any]]] = {}
-    with store.engine.connect() as conn:
-        for row in conn.execute(query).mappings():
-            if row["siren"]:
-                out.setdefault(row["siren"], []).append(_dependency(row, None))
+    for row in store.dependencies_of(attribution_id, org_level_only=True):
+        if row["siren"]:
+            out.setdefault(row["siren"], []).append(row)
     return out
-
-
-def _dependency(row: Any, domain: str | None) -> dict[str, Any]:
-    item = {k: row[k] for k in ("siren", "role", "subject", "operator", "infrastructure", "confidence")}
-    item["domain"] = domain
-    item.update(orjson.loads(row["payload"]))
-    return item
 
 
 def _chunk(store: Store, data: RunData, orgs: list[Organisation]) -> Chunk:
@@ -104,25 +90,12 @@ def _chunk(store: Store, data: RunData, orgs: list[Organisation]) -> Chunk:
     domain_of = {t.id: t.domain for t in wanted}
     evidence = {domain_of[tid]: items for tid, items in store.evidence_for(ids).items()}
     deps: dict[str, list[dict[str, Any]]] = {}
+    if data.attribution is not None:
+        for row in store.dependencies_of(data.attribution["id"], target_ids=ids):
+            deps.setdefault(row["domain"], []).append(row)
     assessed: dict[str, dict[str, Any]] = {}
-    with store.engine.connect() as conn:
-        if data.attribution is not None and ids:
-            query = (
-                sa.select(dependencies)
-                .where(
-                    dependencies.c.attribution_id == data.attribution["id"], dependencies.c.target_id.in_(ids)
-                )
-                .order_by(dependencies.c.id)
-            )
-            for row in conn.execute(query).mappings():
-                domain = domain_of[row["target_id"]]
-                deps.setdefault(domain, []).append(_dependency(row, domain))
-        if data.assessment is not None:
-            query = sa.select(org_assessments.c.siren, org_assessments.c.payload).where(
-                org_assessments.c.assessment_id == data.assessment["id"],
-                org_assessments.c.siren.in_([o.siren for o in orgs]),
-            )
-            assessed = {siren: expand(orjson.loads(payload)) for siren, payload in conn.execute(query)}
+    if data.assessment is not None:
+        assessed = store.org_assessments_of(data.assessment["id"], [o.siren for o in orgs])
     return Chunk(orgs, evidence, deps, assessed)
 
 

@@ -49,6 +49,14 @@ __all__ = ["RunInfo", "Store", "TargetRow", "dumps"]
 PENDING = "pending"
 
 
+_DEPENDENCY_KEYS = (
+    "target_id", "siren", "role", "subject", "operator", "infrastructure", "confidence", "domain"
+)  # fmt: skip
+_DEPENDENCY_ESSENTIAL_KEYS = ("siren", "role", "subject", "operator", "infrastructure", "domain")
+"""The columns of a dependency row as ``Store.dependencies_of`` returns them (``domain``, last, is the
+target's)."""
+
+
 def dumps(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
@@ -446,17 +454,13 @@ class Store:
 
         ``essentials``: only what the assessment reads (``souverain.assessment.essentials``): no reasons,
         confidence or target id; rows with the same essentials share one decoded copy (read-only)."""
-        payload: sa.ColumnElement[Any]
+        payload: sa.ColumnElement[Any] = dependencies.c.payload
+        keys: tuple[str, ...] = _DEPENDENCY_KEYS
         if essentials:
-            keys = ["siren", "role", "subject", "operator", "infrastructure", "domain"]
+            keys = _DEPENDENCY_ESSENTIAL_KEYS
             payload = sa.func.coalesce(dependencies.c.essentials, dependencies.c.payload)
-        else:
-            keys = ["target_id", "siren", "role", "subject", "operator", "infrastructure", "confidence"]
-            keys.append("domain")
-            payload = dependencies.c.payload
-        columns = [dependencies.c[k] for k in keys if k != "domain"]
         query = (
-            sa.select(*columns, targets.c.domain, payload.label("payload"))
+            sa.select(*(dependencies.c[k] for k in keys[:-1]), targets.c.domain, payload)
             .select_from(dependencies.outerjoin(targets, dependencies.c.target_id == targets.c.id))
             .where(dependencies.c.attribution_id == attribution_id)
             .order_by(dependencies.c.id)
