@@ -27,7 +27,7 @@ from souverain.policy.load import Policy
 from souverain.portfolio import Organisation
 from souverain.store import Store
 
-__all__ = ["AssessmentResult", "assess_run", "frozen_heap", "history", "trajectories"]
+__all__ = ["AssessmentResult", "assess_run", "domain_indicators", "frozen_heap", "history", "trajectories"]
 
 STATUS_ONLY = ("page",)
 """Probes whose status alone the assessment needs (their payloads are not read)."""
@@ -233,6 +233,19 @@ def _share(values: list[bool]) -> dict[str, Any]:
     return {"value": round(yes / n, 4) if n else None, "numerator": yes, "denominator": n}
 
 
+def domain_indicators(checks: list[Any]) -> tuple[bool | None, bool | None, bool | None]:
+    """A domain's (DMARC reject, DMARC enforced, DNSSEC validated) from its check records, compact or not;
+    None where the domain is not in the indicator's sample (no decided DMARC policy on a domain that
+    receives mail; DNSSEC neither passed nor failed)."""
+    status = {rule: (st, detail) for rule, st, detail in map(check_view, checks)}
+    pol, dkim, sec = status.get("MAIL-DMARC-POLICY"), status.get("MAIL-DKIM"), status.get("DNS-DNSSEC")
+    reject = enforced = None
+    if pol is not None and pol[0] != "unknown" and not (dkim and dkim[0] == "not-applicable"):
+        reject, enforced = pol[0] == "pass" and pol[1] == "p=reject", pol[0] == "pass"
+    dnssec = sec[0] == "pass" if sec is not None and sec[0] in ("pass", "fail") else None
+    return reject, enforced, dnssec
+
+
 class _Samples:
     """The programme indicators' samples, gathered one organisation at a time (no document is kept).
 
@@ -264,16 +277,12 @@ class _Samples:
                 ([org], all(r["level"] in ("qualified", "european") for r in boxes))
             )
         for name, domain in doc["hygiene"]["domains"].items():
-            checks = {rule: (status, detail) for rule, status, detail in map(check_view, domain["checks"])}
-            pol = checks.get("MAIL-DMARC-POLICY")
-            dkim = checks.get("MAIL-DKIM")
-            if pol is not None and pol[0] != "unknown" and not (dkim and dkim[0] == "not-applicable"):
-                reject = pol[0] == "pass" and pol[1] == "p=reject"
+            reject, enforced, dnssec = domain_indicators(domain["checks"])
+            if reject is not None:
                 self._domain("dmarc-reject", name, org, reject)
-                self._domain("dmarc-enforced", name, org, pol[0] == "pass")
-            dnssec = checks.get("DNS-DNSSEC")
-            if dnssec is not None and dnssec[0] in ("pass", "fail"):
-                self._domain("dnssec-validated", name, org, dnssec[0] == "pass")
+                self._domain("dmarc-enforced", name, org, bool(enforced))
+            if dnssec is not None:
+                self._domain("dnssec-validated", name, org, dnssec)
 
     def result(self, policy: Policy) -> dict[str, Any]:
         samples = {k: list(v) for k, v in self.bodies.items()}

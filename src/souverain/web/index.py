@@ -20,8 +20,8 @@ from typing import Any
 
 import orjson
 
-from souverain.assessment.document import expand
-from souverain.assessment.run import SENSITIVE
+from souverain.assessment.document import hygiene_findings
+from souverain.assessment.run import SENSITIVE, domain_indicators
 from souverain.store import Store
 
 __all__ = ["INDEX_VERSION", "build_index", "ensure_index", "norm", "words"]
@@ -57,17 +57,11 @@ def _indicators(doc: dict[str, Any]) -> dict[str, int | None]:
     reject: list[bool] = []
     dnssec: list[bool] = []
     for domain in doc.get("hygiene", {}).get("domains", {}).values():
-        checks = {c["rule"]: c for c in domain["checks"]}
-        pol, dkim = checks.get("MAIL-DMARC-POLICY"), checks.get("MAIL-DKIM")
-        if (
-            pol is not None
-            and pol["status"] != "unknown"
-            and not (dkim and dkim["status"] == "not-applicable")
-        ):
-            reject.append(pol["status"] == "pass" and pol["detail"] == "p=reject")
-        sec = checks.get("DNS-DNSSEC")
-        if sec is not None and sec["status"] in ("pass", "fail"):
-            dnssec.append(sec["status"] == "pass")
+        rejects, _, validated = domain_indicators(domain["checks"])
+        if rejects is not None:
+            reject.append(rejects)
+        if validated is not None:
+            dnssec.append(validated)
     return {
         "mailbox_eu": _all_or_none([r["level"] in ("qualified", "european") for r in boxes]),
         "dmarc_reject": _all_or_none(reject),
@@ -109,10 +103,10 @@ def build_index(store: Store, assessment_id: int, progress: Callable[[int, int],
         org = orgs.get(siren)
         if org is None:
             continue
-        doc = expand(orjson.loads(raw))
+        doc = orjson.loads(raw)  # the stored form; its hygiene findings derived without expanding it all
         score = doc["score"]
         territory = org.territory
-        findings = [f for f in doc["findings"] if f["status"] in ("fail", "warn")]
+        findings = [f for f in (*doc["findings"], *hygiene_findings(doc)) if f["status"] in ("fail", "warn")]
         org_rows.append(
             {
                 "siren": siren,
