@@ -9,6 +9,7 @@ import platform
 import resource
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,16 @@ def ensure_lab_scan() -> None:
         env=env,
         capture_output=True,
     )
+
+
+def reference_loop_s() -> float:
+    """Seconds a fixed pure-Python loop takes right now, on one core. The reference machine is a shared
+    VM whose speed drifts by ±25 % from one minute to the next; results carry this to show the state."""
+    started = time.perf_counter()
+    total = 0
+    for i in range(3_000_000):
+        total += i * i % 7
+    return round(time.perf_counter() - started, 3)
 
 
 def context() -> dict[str, Any]:

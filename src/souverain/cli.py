@@ -3,6 +3,7 @@ operator | token | portfolio | kb | lab | procurement`` (``souverain COMMAND --h
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -143,6 +144,7 @@ def scan(
     from souverain.portfolio import load_portfolio
     from souverain.probes import REGISTRY
     from souverain.scan import ScanOptions, run_scan
+    from souverain.scan.memory import trim_heap
     from souverain.scan.run import ScanInterrupted, net_config_from
 
     db = _store(store)
@@ -191,6 +193,9 @@ def scan(
     if resume is None:
         run_id = db.create_run(str(portfolio), orgs, config)
         console.print(f"run [bold]{run_id}[/]: {len(orgs)} organisations, resolver {net_config.resolver}")
+        del orgs  # stored with the run; ~10 KB per organisation would otherwise be held through the scan
+        gc.collect()
+        trim_heap()
 
     with progress_bar() as bar:
         task = bar.add_task(f"scan run {run_id}", total=None)

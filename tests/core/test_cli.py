@@ -69,3 +69,25 @@ def test_debug_shows_traceback(tmp_path: Path) -> None:
 def test_version(tmp_path: Path) -> None:
     result = souverain("--version", home=tmp_path)
     assert result.returncode == 0 and result.stdout.startswith("souverain ")
+
+
+def test_lab_failure_is_a_user_error_not_a_bug(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A lab that cannot start (busy port, missing binary) is reported as such, not as an internal error."""
+    import souverain.lab
+    from souverain import cli
+    from souverain.lab import LabError
+
+    def busy(*_args: object, **_kwargs: object) -> None:
+        raise LabError("127.53.0.53:53 is already in use (another lab? stop it first)")
+
+    monkeypatch.setattr(souverain.lab, "up", busy)
+    monkeypatch.setenv("SOUVERAIN_HOME", str(tmp_path))
+    monkeypatch.setattr("sys.argv", ["souverain", "lab", "up", "--dir", str(tmp_path / "lab")])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    assert exit_info.value.code == 1
+    err = capfd.readouterr().err
+    assert "error: 127.53.0.53:53 is already in use" in err
+    assert "internal error" not in err

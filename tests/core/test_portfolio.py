@@ -1,9 +1,11 @@
+import random
 from pathlib import Path
 
+import idna
 import pytest
 
 from souverain.errors import PortfolioError
-from souverain.portfolio import load_portfolio
+from souverain.portfolio import load_portfolio, validate
 from souverain.portfolio.validate import normalise_domain, siren_problem, territory_problems
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
@@ -32,6 +34,34 @@ def test_invalid_sirens(siren: str, reason: str) -> None:
 def test_idn_domains_become_a_labels() -> None:
     assert normalise_domain("Département-Exemple.FR.") == "xn--dpartement-exemple-bwb.fr"
     assert normalise_domain("châteaulin.bzh") == "xn--chteaulin-c2a.bzh"
+
+
+def test_plain_names_skip_idna_with_the_same_result() -> None:
+    """The LDH shortcut of normalise_domain gives exactly what IDNA processing gives, errors included."""
+    rng = random.Random(7)
+    shortcut = 0
+    for alphabet in ("abz09-.xn", "ab-.", "abcdefghijklmnopqrstuvwxyz0123456789-."):
+        for _ in range(20_000):
+            name = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 16)))
+            name = rng.choice(["", "xn--"]) + name + rng.choice([".fr", "", ".a" + "b" * 62, "-"])
+            base = name.rstrip(".")  # what normalise_domain hands to IDNA
+            shortcut += bool(validate._PLAIN_NAME.fullmatch(base))
+            try:
+                expected: str | None = idna.encode(base, uts46=True).decode("ascii") if base else None
+            except idna.IDNAError:
+                expected = None
+            try:
+                got: str | None = normalise_domain(name)
+            except ValueError:
+                got = None
+            if expected is not None and got is None:
+                continue  # IDNA accepts it, the portfolio's own rules (two labels, length) refuse it
+            assert got == expected, name
+    assert shortcut > 5_000  # the shortcut was exercised, not only the IDNA path
+    with pytest.raises(ValueError):
+        normalise_domain("ab--cd.fr")  # hyphens in 3rd and 4th position: not a valid label (IDNA2008)
+    with pytest.raises(ValueError):
+        normalise_domain("xn--zz.fr")  # an invalid A-label still goes through IDNA
 
 
 @pytest.mark.parametrize(

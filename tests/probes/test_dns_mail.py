@@ -54,6 +54,35 @@ def test_dns_client_statuses_and_cache(ca: TestCA) -> None:
     asyncio.run(main())
 
 
+def test_dns_client_asks_for_the_ad_flag_when_the_resolver_honours_it(ca: TestCA) -> None:
+    """RFC 6840 §5.7: with a resolver that answers the AD bit, queries carry AD instead of DO (no
+    signatures sent back); with one that does not, queries keep DO. The recorded verdict is the same."""
+
+    async def ask(honours: bool, root_signed: bool) -> tuple[bool, list[tuple[str, bool, bool]], bool]:
+        async with World(ca) as world:
+            server = world.dns
+            server.honours_ad_bit = honours
+            server.add("", "SOA", "a.root-servers.test. admin.test. 1 2 3 4 5")
+            if root_signed:
+                server.secure.add("")
+            server.add("signed.test", "A", "127.0.0.10")
+            server.secure.add("signed.test")
+            async with Net(world.config()) as net:
+                answers = await asyncio.gather(*(net.dns.query("signed.test", "A") for _ in range(3)))
+                assert all(a.ad == answers[0].ad for a in answers)
+                bits = [b for b in server.query_bits if b[0] == "signed.test"]
+                return answers[0].ad, bits, net.dns.dnssec_ok
+
+    ad, bits, dnssec_ok = asyncio.run(ask(honours=True, root_signed=True))
+    assert ad is True and dnssec_ok is False
+    assert bits == [("signed.test", True, False)]  # one query (shared), AD bit, no DO bit
+    ad, bits, dnssec_ok = asyncio.run(ask(honours=False, root_signed=True))
+    assert ad is True and dnssec_ok is True
+    assert bits == [("signed.test", False, True)]  # the resolver ignores AD in queries: DO it is
+    ad, bits, dnssec_ok = asyncio.run(ask(honours=True, root_signed=False))
+    assert ad is True and dnssec_ok is True  # no proof the resolver validates the root: DO
+
+
 def by_probe(items: list[Evidence]) -> dict[str, Evidence]:
     return {e.probe: e for e in items}
 

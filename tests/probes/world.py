@@ -114,7 +114,9 @@ class DnsServer:
         self.silent: set[str] = set()
         self.truncate: set[str] = set()
         self.secure: set[str] = set()
+        self.honours_ad_bit = True  # RFC 6840 §5.7: AD in the query asks for AD in the answer
         self.queries: list[tuple[str, str, str]] = []
+        self.query_bits: list[tuple[str, bool, bool]] = []  # (name, AD bit, DO bit) of each query
         self.port = 0
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.Server | None = None
@@ -133,6 +135,9 @@ class DnsServer:
         qtype = query.question[0].rdtype
         name = qname.to_text().rstrip(".").lower()
         self.queries.append((transport, name, dns.rdatatype.to_text(qtype)))
+        asks_ad = bool(query.flags & dns.flags.AD)
+        asks_do = bool(query.ednsflags & dns.flags.DO)
+        self.query_bits.append((name, asks_ad, asks_do))
         if name in self.silent:
             return None
         response = dns.message.make_response(query)
@@ -156,7 +161,7 @@ class DnsServer:
             )
         elif not self._exists(current):
             response.set_rcode(dns.rcode.NXDOMAIN)
-        if name in self.secure:
+        if name in self.secure and (asks_do or (asks_ad and self.honours_ad_bit)):
             response.flags |= dns.flags.AD
         if name in self.truncate and transport == "udp":
             response.flags |= dns.flags.TC

@@ -1,15 +1,19 @@
-"""The O(1) concurrency limiter, the shared sub-check budget and the literal-IP shortcut."""
+"""The O(1) concurrency limiter, the shared sub-check budget, the literal-IP shortcut, error reasons."""
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 from typing import Any
+
+import aiohttp
+from aiohttp.client_reqrep import ConnectionKey
 
 from souverain.evidence import Status
 from souverain.net.dns import literal_ip
 from souverain.net.limiter import Limiter
 from souverain.probes.base import ProbeContext
-from souverain.probes.common import SharedBudget, evidence_part
+from souverain.probes.common import SharedBudget, classify_error, evidence_part
 
 
 def test_limiter_caps_holders_and_serves_in_order() -> None:
@@ -110,3 +114,18 @@ def test_literal_ip() -> None:
     assert literal_ip("1.2.3.4.") is None
     assert literal_ip("999.1.1.1") is None
     assert literal_ip("") is None
+
+
+def test_tls_error_reason_carries_no_memory_address() -> None:
+    """aiohttp's message embeds the SSL context's repr (``object at 0x…``): the evidence must not vary."""
+    reasons = set()
+    for _ in range(2):
+        key = ConnectionKey("mta-sts.example.fr", 443, True, ssl.create_default_context(), None, None, None)
+        cause = ssl.SSLError(1, "[SSL: TLSV1_ALERT_PROTOCOL_VERSION] tlsv1 alert protocol version")
+        status, reason = classify_error(aiohttp.ClientConnectorSSLError(key, cause))
+        assert status is Status.ERROR
+        reasons.add(reason)
+    (reason,) = reasons
+    assert "0x" not in reason
+    assert reason.startswith("TLS handshake failed: Cannot connect to host mta-sts.example.fr:443")
+    assert "TLSV1_ALERT_PROTOCOL_VERSION" in reason

@@ -68,3 +68,14 @@ def test_cname_chain_and_mismatch() -> None:
 def test_parse_never_crashes_on_garbage(data: bytes) -> None:
     with contextlib.suppress(ValueError):
         wire.parse_response(data, int.from_bytes(data[:2] or b"\0\0", "big"), data[12:30], 1)
+
+
+def test_query_asks_for_the_ad_flag_instead_of_dnssec_records() -> None:
+    for dnssec_ok in (True, False):
+        for name, qtype in (("example.fr", 1), ("_dmarc.example.fr", 16), (".", 6), ("x.fr", 99)):
+            msg = dns.message.from_wire(wire.build_query(name, qtype, 4242, dnssec_ok))
+            assert msg.id == 4242 and msg.flags & dns.flags.RD
+            assert bool(msg.ednsflags & dns.flags.DO) is dnssec_ok
+            assert bool(msg.flags & dns.flags.AD) is not dnssec_ok
+            assert msg.edns == 0 and msg.payload == 1232
+            assert msg.question[0].rdtype == qtype

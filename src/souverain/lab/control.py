@@ -26,7 +26,7 @@ from souverain.lab.dnsdata import build_zones, third_party_ips
 from souverain.lab.errors import LabError
 from souverain.lab.outputs import write_descriptions
 from souverain.lab.providers import RESOLVER
-from souverain.lab.sites import nginx_conf
+from souverain.lab.sites import write_nginx_conf
 from souverain.lab.world import generate
 
 
@@ -145,7 +145,7 @@ def up(
     (run / "unbound.conf").write_text(servers.unbound_conf(lab))
     (run / "root.hints").write_text(servers.root_hints())
     (run / "root.key").write_text(trust_anchor(lab, now))
-    (run / "nginx.conf").write_text(nginx_conf(world, lab, third_party_ips()))
+    write_nginx_conf(world, lab, third_party_ips())
     info = LabInfo(
         lab_dir=lab,
         resolver=f"{RESOLVER}:53",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from souverain.errors import SouverainError
 
-class LabError(RuntimeError):
-    """A lab operation failed; the message is one line, meant for the user."""
+
+class LabError(SouverainError, RuntimeError):
+    """A lab operation failed; the message is one line, meant for the user (``error: …``, exit code 1)."""

@@ -1,4 +1,8 @@
-"""DNS stub client: EDNS+DO queries to one recursive resolver, per-run cache, in-flight de-duplication.
+"""DNS stub client: EDNS queries to one recursive resolver, per-run cache, in-flight de-duplication.
+
+The resolver's DNSSEC verdict is its AD flag. Queries ask for it with the AD bit (RFC 6840 §5.7) when the
+resolver is seen to honour that — its answer for the root's SOA carries AD — and with the DO bit
+otherwise (then the answers carry the signatures and denial proofs too, which the client does not use).
 
 A few shared, connected UDP sockets multiplex queries by message id (no socket per query); a truncated
 answer is retried over TCP. Messages are built and read by the small codec of :mod:`souverain.net.wire`
@@ -122,12 +126,14 @@ def _norm(name: str) -> str:
 _RRsets = dict[tuple[str, int], tuple[int, list[str]]]
 
 
-def _build(name: str, qtype: int, qid: int) -> bytes:
+def _build(name: str, qtype: int, qid: int, dnssec_ok: bool = True) -> bytes:
     try:
-        return wire.build_query(name, qtype, qid)
+        return wire.build_query(name, qtype, qid, dnssec_ok)
     except (wire.Unsupported, UnicodeError):
         rdtype = dns.rdatatype.RdataType(qtype)
-        query = dns.message.make_query(name, rdtype, want_dnssec=True, payload=_EDNS_PAYLOAD)
+        query = dns.message.make_query(name, rdtype, want_dnssec=dnssec_ok, payload=_EDNS_PAYLOAD)
+        if not dnssec_ok:
+            query.flags |= dns.flags.AD
         query.id = qid
         return bytes(query.to_wire())
 
@@ -221,12 +227,35 @@ class DnsClient:
         self._inflight = Limiter(max(1, max_inflight))  # do not flood the resolver
         self._deadlines: dict[int, list[asyncio.Future[bytes]]] = {}  # tick -> UDP waits ending then
         self.queries_sent = 0
+        self.dnssec_ok = True  # DO bit in queries; False once the resolver showed it honours the AD bit
+        self._mode: asyncio.Future[None] | None = None  # the one-time check of that
+
+    async def _choose_mode(self) -> None:
+        """Ask the root's SOA with the AD bit and no DO bit: an answer with AD means the resolver honours
+        RFC 6840 §5.7, and later queries ask that way. Anything else (no AD, no answer) keeps the DO bit."""
+        template = _build(".", wire.TYPES["SOA"], 0, dnssec_ok=False)
+        try:
+            for _attempt in range(self.retries + 1):
+                async with self._inflight:
+                    qid, _, reply = await self._send_udp(template, self.timeout / (self.retries + 1))
+                if reply is None:
+                    continue
+                try:
+                    flags, rcode, _ = _parse(reply, qid, ".", wire.TYPES["SOA"], template[12:-11])
+                except (ValueError, dns.exception.DNSException):
+                    continue
+                self.dnssec_ok = not (flags & _AD and rcode == 0)
+                return
+        except OSError:
+            return  # the questions themselves will record what is wrong with the resolver
 
     async def close(self) -> None:
         for mux in self._muxes:
             if mux.transport is not None:
                 mux.transport.close()
         self._muxes.clear()
+        if self._mode is not None and not self._mode.done():
+            self._mode.cancel()
         for fut in self._cache.values():
             fut.cancel()
         self._cache.clear()
@@ -340,7 +369,12 @@ class DnsClient:
     async def _exchange(self, name: str, qtype: int) -> tuple[int, int, _RRsets, bool]:
         """Send one question (UDP, retried; TCP when truncated): (flags, rcode, answer rrsets, truncated)."""
         per_try = self.timeout / (self.retries + 1)
-        template = _build(name, qtype, 0)
+        mode = self._mode
+        if mode is None:
+            mode = self._mode = asyncio.ensure_future(self._choose_mode())
+        if not mode.done():
+            await asyncio.shield(mode)
+        template = _build(name, qtype, 0, self.dnssec_ok)
         question = template[12:-11]  # the question section, between header and OPT record
         for _attempt in range(self.retries + 1):
             async with self._inflight:

@@ -19,8 +19,11 @@ _NAME_TYPES = frozenset({2, 5, 12})
 _HEADER = struct.Struct("!HHHHHH")
 _RR = struct.Struct("!HHIH")
 _OPT_DO = b"\x00\x00\x29\x04\xd0\x00\x00\x80\x00\x00\x00"  # root, OPT, payload 1232, DO bit, no options
+_OPT = b"\x00\x00\x29\x04\xd0\x00\x00\x00\x00\x00\x00"  # the same without the DO bit
+_RD, _RD_AD = 0x0100, 0x0120
 _LENGTH = [bytes((n,)) for n in range(64)]
 _QTAIL = {t: b"\x00" + struct.pack("!HH", t, 1) + _OPT_DO for t in TYPES.values()}  # root, type, IN, OPT
+_QTAIL_AD = {t: b"\x00" + struct.pack("!HH", t, 1) + _OPT for t in TYPES.values()}
 _UNSAFE = re.compile(rb"[^A-Za-z0-9_*-]")
 _SAFE = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_*")
 
@@ -31,10 +34,14 @@ class Unsupported(ValueError):
     """The message needs the full parser (unknown type in the answer, odd name, malformed data)."""
 
 
-def build_query(name: str, qtype: int, qid: int) -> bytes:
-    """Query with RD, one question and an EDNS OPT record carrying the DO bit."""
+def build_query(name: str, qtype: int, qid: int, dnssec_ok: bool = True) -> bytes:
+    """Query with RD, one question and an EDNS OPT record (payload 1232) carrying the DO bit.
+
+    ``dnssec_ok=False``: no DO bit, the AD bit set instead — RFC 6840 §5.7: the resolver says whether
+    it validated the answer (AD) without sending the signatures and denial proofs (RRSIG, NSEC), which
+    make signed answers 3 to 5 times larger. Same OPT size either way (11 bytes)."""
     labels = name.rstrip(".").encode("ascii").split(b".") if name not in ("", ".") else []
-    out = [_HEADER.pack(qid, 0x0100, 1, 0, 0, 1)]
+    out = [_HEADER.pack(qid, _RD if dnssec_ok else _RD_AD, 1, 0, 0, 1)]
     size = 0
     for raw in labels:
         if not raw or len(raw) > 63 or b"\\" in raw:
@@ -44,7 +51,8 @@ def build_query(name: str, qtype: int, qid: int) -> bytes:
         size += 1 + len(raw)
     if size > 254:
         raise Unsupported("name too long")
-    out.append(_QTAIL.get(qtype) or b"\x00" + struct.pack("!HH", qtype, 1) + _OPT_DO)
+    tail = (_QTAIL if dnssec_ok else _QTAIL_AD).get(qtype)
+    out.append(tail or b"\x00" + struct.pack("!HH", qtype, 1) + (_OPT_DO if dnssec_ok else _OPT))
     return b"".join(out)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import ssl
 import time
 from collections.abc import Awaitable, Callable
@@ -43,6 +44,9 @@ def is_handshake_timeout(exc: BaseException) -> bool:
     return isinstance(exc, ConnectionAbortedError) and "handshake is taking longer" in str(exc)
 
 
+_MEMORY_ADDRESS = re.compile(r" object at 0x[0-9a-fA-F]+")  # aiohttp prints the SSL context's repr
+
+
 def classify_error(exc: BaseException) -> tuple[Status, str]:
     """Map a network exception to a status and a short reason."""
     if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError) or is_handshake_timeout(exc):
@@ -54,7 +58,7 @@ def classify_error(exc: BaseException) -> tuple[Status, str]:
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         return Status.ERROR, f"certificate rejected: {exc.certificate_error}"
     if isinstance(exc, aiohttp.ClientConnectorSSLError | aiohttp.ClientSSLError | ssl.SSLError):
-        reason = getattr(exc, "reason", None) or str(exc)
+        reason = getattr(exc, "reason", None) or _MEMORY_ADDRESS.sub("", str(exc))
         return Status.ERROR, f"TLS handshake failed: {reason}"[:300]
     if isinstance(exc, aiohttp.ClientConnectorError):
         if isinstance(exc.os_error, AddressRefused):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from souverain.evidence import Evidence, Status
 from souverain.net import Net
 from souverain.probes import run_target
+from souverain.scan.memory import heap_trimmer
 from souverain.store import TargetRow
 
 __all__ = ["TargetResult", "scan_shard", "target_status"]
@@ -90,6 +91,7 @@ async def scan_shard(
     for row in targets:
         queue.put_nowait(row)
     done = 0
+    tick = heap_trimmer()
 
     async def worker() -> None:
         nonlocal done
@@ -101,6 +103,7 @@ async def scan_shard(
             result = await _scan_one(row, net, target_budget_s, only)
             on_result(result)
             done += 1
+            tick()
 
     workers = [asyncio.create_task(worker()) for _ in range(max(1, min(concurrency, len(targets))))]
     try:
