@@ -19,12 +19,7 @@ import time
 from pathlib import Path
 
 import psutil
-from benchcommon import reference_loop_s
-
-ROOT = Path(__file__).resolve().parent
-WORK = ROOT / "work"
-RESULTS = ROOT / "results"
-SOUVERAIN = [sys.executable, "-m", "souverain.cli"]
+from benchcommon import RESULTS, SOUVERAIN, WORK, reference_loop_s
 
 
 def _server_cpu(lab_dir: Path) -> float:

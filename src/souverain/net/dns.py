@@ -233,21 +233,11 @@ class DnsClient:
     async def _choose_mode(self) -> None:
         """Ask the root's SOA with the AD bit and no DO bit: an answer with AD means the resolver honours
         RFC 6840 §5.7, and later queries ask that way. Anything else (no AD, no answer) keeps the DO bit."""
-        template = _build(".", wire.TYPES["SOA"], 0, dnssec_ok=False)
         try:
-            for _attempt in range(self.retries + 1):
-                async with self._inflight:
-                    qid, _, reply = await self._send_udp(template, self.timeout / (self.retries + 1))
-                if reply is None:
-                    continue
-                try:
-                    flags, rcode, _ = _parse(reply, qid, ".", wire.TYPES["SOA"], template[12:-11])
-                except (ValueError, dns.exception.DNSException):
-                    continue
-                self.dnssec_ok = not (flags & _AD and rcode == 0)
-                return
-        except OSError:
+            flags, rcode, _, _ = await self._exchange(".", wire.TYPES["SOA"], dnssec_ok=False)
+        except (TimeoutError, OSError, EOFError, ValueError, dns.exception.DNSException):
             return  # the questions themselves will record what is wrong with the resolver
+        self.dnssec_ok = not (flags & _AD and rcode == 0)
 
     async def close(self) -> None:
         for mux in self._muxes:
@@ -329,7 +319,9 @@ class DnsClient:
         current = name
         for _round in range(3):  # a resolver normally follows the chain itself; re-ask at most twice
             try:
-                flags, rcode, rrsets, answer.tc = await self._exchange(current, qtype)
+                if self._mode is None or not self._mode.done():
+                    await self._known_mode()
+                flags, rcode, rrsets, answer.tc = await self._exchange(current, qtype, self.dnssec_ok)
             except TimeoutError:
                 answer.status, answer.error = Status.TIMEOUT, "no answer from the resolver"
                 return answer
@@ -366,15 +358,16 @@ class DnsClient:
         answer.error = "CNAME chain not resolved"
         return answer
 
-    async def _exchange(self, name: str, qtype: int) -> tuple[int, int, _RRsets, bool]:
+    async def _known_mode(self) -> None:
+        """Wait for the one-time choice between the AD and the DO bit (the first asker starts it)."""
+        if self._mode is None:
+            self._mode = asyncio.ensure_future(self._choose_mode())
+        await asyncio.shield(self._mode)
+
+    async def _exchange(self, name: str, qtype: int, dnssec_ok: bool) -> tuple[int, int, _RRsets, bool]:
         """Send one question (UDP, retried; TCP when truncated): (flags, rcode, answer rrsets, truncated)."""
         per_try = self.timeout / (self.retries + 1)
-        mode = self._mode
-        if mode is None:
-            mode = self._mode = asyncio.ensure_future(self._choose_mode())
-        if not mode.done():
-            await asyncio.shield(mode)
-        template = _build(name, qtype, 0, self.dnssec_ok)
+        template = _build(name, qtype, 0, dnssec_ok)
         question = template[12:-11]  # the question section, between header and OPT record
         for _attempt in range(self.retries + 1):
             async with self._inflight:
