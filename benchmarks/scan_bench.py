@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 from benchcommon import RESULTS, SOUVERAIN, WORK, reference_loop_s
@@ -37,7 +38,7 @@ def _server_cpu(lab_dir: Path) -> float:
     return total
 
 
-def bench(domains: int, concurrency: int, per_ip: int, workers: int) -> dict[str, object]:
+def bench(domains: int, concurrency: int, per_ip: int, workers: int) -> dict[str, Any]:
     lab_dir = WORK / f"lab-{domains}"
     store = WORK / f"scan-{domains}.db"
     store.unlink(missing_ok=True)
@@ -52,6 +53,7 @@ def bench(domains: int, concurrency: int, per_ip: int, workers: int) -> dict[str
     server_cpu_before = _server_cpu(lab_dir)
     loop_before = reference_loop_s()
     started = time.perf_counter()
+    started_wall = time.time()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen(
             [
@@ -79,6 +81,7 @@ def bench(domains: int, concurrency: int, per_ip: int, workers: int) -> dict[str
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         seconds = time.perf_counter() - started
+        ended_wall = time.time()
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read(), err.read()
@@ -87,11 +90,14 @@ def bench(domains: int, concurrency: int, per_ip: int, workers: int) -> dict[str
         raise SystemExit(f"scan of {domains} domains failed with exit code {proc.returncode}")
     server_cpu = _server_cpu(lab_dir) - server_cpu_before
     loop_after = reference_loop_s()
+    handshake = _handshake_cost(lab_dir)
     run_id = int(stdout.strip().splitlines()[-1])
     from souverain.store import Store
 
-    counts = Store(store).status_counts(run_id)
+    db = Store(store)
+    counts = db.status_counts(run_id)
     scanned = sum(counts.values())
+    phases = _phases(db, run_id, started_wall, ended_wall)
     cpu = usage.ru_utime + usage.ru_stime
     return {
         "domains": scanned,
@@ -100,7 +106,10 @@ def bench(domains: int, concurrency: int, per_ip: int, workers: int) -> dict[str
         "cpu_s_per_domain": round(cpu / scanned, 5),
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
         "status_counts": counts,
+        "phases_s": phases,
+        "probing_domains_per_s": round(scanned / phases["probing"], 1),
         "lab_servers_cpu_s": round(server_cpu, 1),
+        "tls_handshake": handshake,
         "lab_up_seconds": round(lab_seconds, 1),
         "concurrency": concurrency,
         "per_ip": per_ip,
@@ -113,6 +122,69 @@ def bench(domains: int, concurrency: int, per_ip: int, workers: int) -> dict[str
         },
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+
+
+def _handshake_cost(lab_dir: Path, count: int = 2000) -> dict[str, Any]:
+    """Client CPU of one TLS handshake (the scan's observation context, aborted right after) against one of
+    the lab's HTTPS sites, measured in this process: what each of the scan's ~1.5 handshakes per domain
+    costs before any Python of souverain's runs. Ten connections at a time, after 50 to warm up."""
+    import asyncio
+    import resource
+    import ssl
+
+    from souverain.net.tlsctx import observation_context
+    from souverain.scan.engine import loop_factory
+
+    truth = json.loads((lab_dir / "truth.json").read_text(encoding="utf-8"))["domains"]
+    host, ip = next(
+        (name, d["addresses"]["A"][0])
+        for name, d in sorted(truth.items())
+        if d.get("https") and not d.get("hostile") and d["addresses"]["A"]
+    )
+    context = observation_context()
+
+    async def connect(times: int) -> None:
+        for _ in range(times):
+            _, writer = await asyncio.open_connection(ip, 443, ssl=context, server_hostname=host)
+            writer.transport.abort()
+
+    async def measure() -> tuple[float, float]:
+        await connect(50)
+        before, clock = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+        await asyncio.gather(*(connect(count // 10) for _ in range(10)))
+        after, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter() - clock
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        return cpu, wall
+
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
+        cpu, wall = runner.run(measure())
+    return {
+        "handshakes": count,
+        "client_cpu_ms": round(cpu / count * 1000, 3),
+        "per_s": round(count / wall),
+        "openssl": ssl.OPENSSL_VERSION,
+    }
+
+
+def _phases(db: Any, run_id: int, started: float, ended: float) -> dict[str, float]:
+    """Where the scan command's wall time went, from the timestamps the store keeps: the run's creation
+    (portfolio read), its first target's start, its end, its attribution's and assessment's creation."""
+    run = db.run(run_id)
+    with db.engine.connect() as conn:
+        first = conn.exec_driver_sql(
+            "SELECT min(started_at) FROM targets WHERE run_id = ?", (run_id,)
+        ).scalar_one()
+    attributed = db.latest_attribution(run_id)["created_at"]
+    assessed = db.latest_assessment(run_id)["created_at"]
+    marks = {
+        "start_to_run_created": (started, run.created_at),  # imports, portfolio read and checked
+        "run_created_to_first_target": (run.created_at, first),  # run stored, scanning processes started
+        "probing": (first, run.finished_at),
+        "probing_end_to_attribution": (run.finished_at, attributed),  # KB and network tables loaded
+        "attribution": (attributed, assessed),
+        "assessment_and_exit": (assessed, ended),
+    }
+    return {name: round(b - a, 2) for name, (a, b) in marks.items()}
 
 
 def main() -> None:

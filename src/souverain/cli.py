@@ -224,8 +224,9 @@ def scan(
         table.add_row(status, str(count))
     console.print(table)
     try:
-        _attribute(db, run_id, config)
-        _assess(db, run_id, config)
+        context = _attribution_context(config)
+        _attribute(db, run_id, config, context=context)
+        _assess(db, run_id, config, context=context)
     except SouverainError as exc:
         console.print(
             f"[red]attribution failed[/]: {exc}\nThe evidence of run {run_id} is recorded; once fixed, run: "
@@ -265,10 +266,11 @@ def _attribution_context(config: dict[str, Any], kb_extra: list[Path] | None = N
 
 
 def _attribute(db: Any, run_id: int, config: dict[str, Any], kb_extra: list[Path] | None = None,
-               as_of: Any = None) -> Any:  # fmt: skip
+               as_of: Any = None, context: Any = None) -> Any:  # fmt: skip
+    """Attribute a run; ``context`` is the (KB, networks) pair when the caller loaded it already."""
     from souverain.attribution.run import attribute_run
 
-    kb, networks = _attribution_context(config, kb_extra)
+    kb, networks = context or _attribution_context(config, kb_extra)
     total = sum(db.status_counts(run_id).values())
     with progress_bar() as bar:
         task = bar.add_task(f"attribute run {run_id}", total=total)
@@ -293,8 +295,9 @@ def reassess(
     db = _store(store)
     run_id = _run_id(db, run)
     info = db.run(run_id)
-    _attribute(db, run_id, dict(info.config), kb_extra, _as_of(as_of))
-    _assess(db, run_id, dict(info.config), kb_extra, None, _as_of(as_of))
+    context = _attribution_context(dict(info.config), kb_extra)
+    _attribute(db, run_id, dict(info.config), kb_extra, _as_of(as_of), context)
+    _assess(db, run_id, dict(info.config), kb_extra, None, _as_of(as_of), context=context)
     out.print(run_id)
 
 
@@ -303,13 +306,13 @@ PolicyOpt = Annotated[Path | None, typer.Option("--policy", help="Policy folder 
 
 def _assess(db: Any, run_id: int, config: dict[str, Any], kb_extra: list[Path] | None = None,
             policy_dir: Path | None = None, as_of: Any = None,
-            tls_baseline: str | None = None) -> Any:  # fmt: skip
+            tls_baseline: str | None = None, context: Any = None) -> Any:  # fmt: skip
     from souverain.assessment.run import assess_run
     from souverain.policy.load import load_policy
 
     policy = load_policy(policy_dir, tls_baseline=tls_baseline)
-    kb, networks = _attribution_context(config, kb_extra)
-    total = len(db.run_organisations(run_id))
+    kb, networks = context or _attribution_context(config, kb_extra)
+    total = db.count_run_organisations(run_id)
     with progress_bar() as bar:
         task = bar.add_task(f"assess run {run_id}", total=total)
         result = assess_run(
@@ -364,8 +367,9 @@ def import_evidence(
     run_id, count = import_observations(db, file, portfolio)
     console.print(f"run {run_id}: {count} domains imported from {file}")
     config = {"kb_extra": [str(p) for p in kb_extra or []]}
-    _attribute(db, run_id, config)
-    _assess(db, run_id, config)
+    context = _attribution_context(config)
+    _attribute(db, run_id, config, context=context)
+    _assess(db, run_id, config, context=context)
     out.print(run_id)
 
 

@@ -158,3 +158,45 @@ def test_dependency_rows_without_reasons(tmp_path: Path) -> None:
     with store.engine.begin() as conn:
         conn.execute(sa.text("UPDATE dependencies SET essentials = NULL"))
     assert store.dependencies_of(attribution, essentials=True) == [cut]
+
+
+def test_insert_many_writes_what_sqlalchemy_writes() -> None:
+    from souverain.store import db
+
+    meta = sa.MetaData()
+
+    def table(name: str, *extra: sa.Column) -> sa.Table:
+        return sa.Table(
+            name,
+            meta,
+            sa.Column("id", sa.Integer, primary_key=True),
+            sa.Column("label", sa.String(50), nullable=False),
+            sa.Column("score", sa.Float),
+            sa.Column("note", sa.Text),
+            *extra,
+        )
+
+    ours, theirs = table("ours"), table("theirs")
+    ours_d, theirs_d = (
+        table(n, sa.Column("kind", sa.String(10), default="plain")) for n in ("ours_d", "theirs_d")
+    )
+    engine = sa.create_engine("sqlite://")
+    meta.create_all(engine)
+    rows = [
+        {"label": f"r{i}", "score": i if i % 2 else i + 0.5, "note": None if i % 3 else "é"}
+        for i in range(50)
+    ]
+    with engine.begin() as conn:
+        db.insert_many(conn, ours, rows)
+        db.insert_many(conn, ours_d, rows)  # "kind" has a Python-side default: SQLAlchemy's own path
+        db.insert_many(conn, ours, [])
+        conn.execute(theirs.insert(), rows)
+        conn.execute(theirs_d.insert(), rows)
+        got, want, got_d, want_d = (
+            conn.execute(sa.select(t).order_by(t.c.id)).all() for t in (ours, theirs, ours_d, theirs_d)
+        )
+        types = conn.exec_driver_sql("SELECT typeof(score) FROM ours WHERE id = 2").scalar()
+    assert db._INSERTS[(ours, ("label", "score", "note"), "sqlite")] is not None  # the direct path was taken
+    assert db._INSERTS[(ours_d, ("label", "score", "note"), "sqlite")] is None
+    assert got == want and len(got) == 50 and got_d == want_d
+    assert got[1].score == 1.0 and types == "real" and {r.kind for r in got_d} == {"plain"}

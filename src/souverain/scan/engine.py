@@ -15,12 +15,20 @@ from souverain.evidence import Evidence, Status
 from souverain.net import Net
 from souverain.probes import run_target
 from souverain.scan.memory import heap_trimmer
-from souverain.store import TargetRow
+from souverain.store.rows import TargetRow
 
-__all__ = ["TargetResult", "scan_shard", "target_status"]
+__all__ = ["TargetResult", "loop_factory", "scan_shard", "target_status"]
 
 _GRACE_S = 5.0
 _SEVERITY = (Status.BUG, Status.TIMEOUT, Status.ERROR, Status.REFUSED)
+
+
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a pinned dependency; fall back if it is absent
+        return asyncio.new_event_loop
+    return uvloop.new_event_loop
 
 
 @dataclass(slots=True)

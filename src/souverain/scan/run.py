@@ -13,7 +13,7 @@ from typing import Any
 
 from souverain.errors import InputError
 from souverain.net import Net, NetConfig
-from souverain.scan.engine import TargetResult, scan_shard
+from souverain.scan.engine import TargetResult, loop_factory, scan_shard
 from souverain.scan.workers import scan_in_processes
 from souverain.store import Store, TargetRow, Writer
 
@@ -89,14 +89,6 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a pinned dependency; fall back if it is absent
-        return asyncio.new_event_loop
-    return uvloop.new_event_loop
-
-
 def run_scan(
     store: Store,
     run_id: int,
@@ -155,7 +147,7 @@ def run_scan(
     workers = max(1, min(workers, len(pending)))
     try:
         if workers == 1:
-            with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            with asyncio.Runner(loop_factory=loop_factory()) as runner:
                 runner.run(main())
         else:
             previous = signal.signal(signal.SIGTERM, _raise_interrupt)

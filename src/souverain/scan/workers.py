@@ -18,8 +18,8 @@ import orjson
 
 from souverain.evidence import Evidence, Status
 from souverain.net import Net, NetConfig
-from souverain.scan.engine import TargetResult, scan_shard
-from souverain.store import TargetRow
+from souverain.scan.engine import TargetResult, loop_factory, scan_shard
+from souverain.store.rows import TargetRow
 
 __all__ = ["scan_in_processes"]
 
@@ -66,8 +66,6 @@ def _worker(
     out: multiprocessing.Queue[bytes],
 ) -> None:
     _die_with_parent()
-    from souverain.scan.run import _loop_factory
-
     rows = [
         TargetRow(tid, domain, frozenset(roles), tuple(sirens), "pending")
         for tid, domain, roles, sirens in shard
@@ -87,7 +85,7 @@ def _worker(
             )
 
     try:
-        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        with asyncio.Runner(loop_factory=loop_factory()) as runner:
             runner.run(main())
     except KeyboardInterrupt:
         return

@@ -20,6 +20,7 @@ from souverain.assessment.essentials import dependency_essentials, evidence_esse
 from souverain.errors import RunNotFound, StoreError
 from souverain.evidence import Evidence
 from souverain.portfolio import Organisation
+from souverain.store.rows import TargetRow
 from souverain.store.schema import (
     api_tokens,
     assessments,
@@ -57,19 +58,49 @@ _DEPENDENCY_ESSENTIAL_KEYS = ("siren", "role", "subject", "operator", "infrastru
 target's)."""
 
 
+_Compiled = tuple[str, tuple[str, ...] | None, dict[str, Any]]  # SQL, positional order, bind processors
+_INSERTS: dict[tuple[sa.Table, tuple[str, ...], str], _Compiled | None] = {}
+
+
+def insert_many(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+    """INSERT of many rows with the same keys: the statement is compiled once per (table, keys, dialect)
+    and the rows go straight to the driver's ``executemany``, with the columns' own bind processors
+    applied (Float's ``to_float`` on SQLite). SQLAlchemy's per-row parameter handling was ~40 % of the
+    time of the large inserts (61,582 dependency rows: 1.5 s against 0.85 s)."""
+    if not rows:
+        return
+    keys = tuple(rows[0])
+    cache_key = (table, keys, conn.dialect.name)
+    if cache_key not in _INSERTS:
+        _INSERTS[cache_key] = _compile_insert(conn.dialect, table, keys)
+    compiled = _INSERTS[cache_key]
+    if compiled is None:
+        conn.execute(table.insert(), list(rows))
+        return
+    sql, order, convert = compiled
+    if order is None:  # named parameters
+        params: list[Any] = (
+            [{**r, **{k: f(r[k]) for k, f in convert.items()}} for r in rows] if convert else list(rows)
+        )
+    elif convert:
+        steps = [(k, convert.get(k)) for k in order]
+        params = [tuple(r[k] if f is None else f(r[k]) for k, f in steps) for r in rows]
+    else:
+        params = [tuple(r[k] for k in order) for r in rows]
+    conn.exec_driver_sql(sql, params)
+
+
+def _compile_insert(dialect: sa.Dialect, table: sa.Table, keys: tuple[str, ...]) -> _Compiled | None:
+    compiled = table.insert().compile(dialect=dialect, column_keys=list(keys))
+    if set(compiled.binds) != set(keys):
+        return None  # defaults computed by SQLAlchemy: its own path
+    convert = {k: f for k in keys if (f := table.c[k].type.bind_processor(dialect)) is not None}
+    order = tuple(compiled.positiontup or ()) if compiled.positional else None
+    return compiled.string, order, convert
+
+
 def dumps(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
-
-
-@dataclass(frozen=True, slots=True)
-class TargetRow:
-    id: int
-    domain: str
-    roles: frozenset[str]
-    sirens: tuple[str, ...]
-    status: str
-    started_at: float | None = None
-    duration_ms: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,15 +181,17 @@ class Store:
             new_rows = [row for row in org_rows if row["siren"] not in existing]
             old_rows = [row for row in org_rows if row["siren"] in existing]
             if new_rows:
-                conn.execute(organisations.insert(), new_rows)
+                insert_many(conn, organisations, new_rows)
             for row in old_rows:
                 conn.execute(organisations.update().where(organisations.c.siren == row["siren"]).values(row))
-            conn.execute(
-                run_organisations.insert(),
+            insert_many(
+                conn,
+                run_organisations,
                 [{"run_id": run_id, "siren": row["siren"], "data": row["data"]} for row in org_rows],
             )
-            conn.execute(
-                targets.insert(),
+            insert_many(
+                conn,
+                targets,
                 [
                     {
                         "run_id": run_id,
@@ -262,6 +295,11 @@ class Store:
             for probe, status, count in conn.execute(query):
                 out.setdefault(probe, {})[status] = int(count)
         return out
+
+    def count_run_organisations(self, run_id: int) -> int:
+        query = sa.select(sa.func.count()).where(run_organisations.c.run_id == run_id)
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
 
     def run_organisations(self, run_id: int) -> list[Organisation]:
         query = (
@@ -374,7 +412,7 @@ class Store:
                 for cut in (evidence_essentials(doc),)
             ]
             if rows:
-                conn.execute(evidence.insert(), rows)
+                insert_many(conn, evidence, rows)
 
     # attributions ------------------------------------------------------------------------------------
     def create_attribution(
@@ -424,7 +462,7 @@ class Store:
             for r in rows
         ]
         with self.engine.begin() as conn:
-            conn.execute(dependencies.insert(), values)
+            insert_many(conn, dependencies, values)
 
     def latest_attribution(self, run_id: int) -> dict[str, Any] | None:
         query = (
@@ -522,10 +560,10 @@ class Store:
                 chunk.append({"assessment_id": assessment_id, "siren": o["siren"], "score": o["score"],
                               "coverage": o["coverage"], "payload": dumps(o)})  # fmt: skip
                 if len(chunk) >= 1000:
-                    conn.execute(org_assessments.insert(), chunk)
+                    insert_many(conn, org_assessments, chunk)
                     chunk = []
             if chunk:
-                conn.execute(org_assessments.insert(), chunk)
+                insert_many(conn, org_assessments, chunk)
             if not isinstance(summary, dict):
                 conn.execute(
                     assessments.update()
