@@ -36,6 +36,15 @@ def test_create_run_dedups_domains_and_merges_roles(tmp_path: Path) -> None:
     assert targets["shared.fr"].sirens == ("213700016", "200000016")
     assert store.status_counts(run_id) == {"pending": 2}
     assert [o.siren for o in store.run_organisations(run_id)] == ["200000016", "213700016"]
+    assert [[o.siren for o in b] for b in store.run_organisation_batches(run_id, 1)] == [
+        ["200000016"],
+        ["213700016"],
+    ]
+    assert [list(b) for b in store.run_organisation_batches(run_id, 5)] == [store.run_organisations(run_id)]
+    assert (
+        store.count_run_organisations(run_id) == 2
+        and store.run_organisations(run_id, ["213700016"]) == ORGS[:1]
+    )
     assert store.run(run_id).config == {"resolver": "127.0.0.1"}
     with pytest.raises(RunNotFound, match="run 99"):
         store.run(99)

@@ -78,6 +78,7 @@ def _assess_all(
 
 
 _Evidence = dict[str, dict[str, Evidence]]
+_Place = tuple[str | None, str | None]  # (région, département) of an organisation
 _Rows = dict[str, list[dict[str, Any]]]
 
 
@@ -247,42 +248,44 @@ def domain_indicators(checks: list[Any]) -> tuple[bool | None, bool | None, bool
 
 
 class _Samples:
-    """The programme indicators' samples, gathered one organisation at a time (no document is kept).
+    """The programme indicators' samples, gathered one organisation at a time (no document is kept, and of an
+    organisation only its région and département: memory does not grow with its size).
 
     Body indicators count each body once; domain indicators count each domain once per scope, even when
     several bodies share it (a domain shared by two communes of one département counts once there)."""
 
     def __init__(self) -> None:
-        self.bodies: dict[str, list[tuple[list[Organisation], bool]]] = defaultdict(list)
-        self.domains: dict[str, dict[str, tuple[list[Organisation], bool]]] = defaultdict(dict)
+        self.bodies: dict[str, list[tuple[list[_Place], bool]]] = defaultdict(list)
+        self.domains: dict[str, dict[str, tuple[list[_Place], bool]]] = defaultdict(dict)
 
-    def _domain(self, indicator: str, domain: str, org: Organisation, ok: bool) -> None:
+    def _domain(self, indicator: str, domain: str, place: _Place, ok: bool) -> None:
         seen = self.domains[indicator].get(domain)
         if seen is None:
-            self.domains[indicator][domain] = ([org], ok)
+            self.domains[indicator][domain] = ([place], ok)
         else:
-            seen[0].append(org)
+            seen[0].append(place)
 
     def add(self, org: Organisation, doc: dict[str, Any]) -> None:
+        place = (org.territory.region, org.territory.departement)
         sensitive = [s for s in doc["services"] if SENSITIVE & set(s["data_classes"]) and s["level"]]
         if sensitive:
             ok = all(
                 s["level"] == "qualified" or (s["observed"] == "self" and s["level"] == "european")
                 for s in sensitive
             )
-            self.bodies["sensitive-on-qualified"].append(([org], ok))
+            self.bodies["sensitive-on-qualified"].append(([place], ok))
         boxes = [r for r in doc["levels"] if r["role"] == "mailbox" and r["level"] != "undetermined"]
         if boxes:
             self.bodies["mailboxes-eu-control"].append(
-                ([org], all(r["level"] in ("qualified", "european") for r in boxes))
+                ([place], all(r["level"] in ("qualified", "european") for r in boxes))
             )
         for name, domain in doc["hygiene"]["domains"].items():
             reject, enforced, dnssec = domain_indicators(domain["checks"])
             if reject is not None:
-                self._domain("dmarc-reject", name, org, reject)
-                self._domain("dmarc-enforced", name, org, bool(enforced))
+                self._domain("dmarc-reject", name, place, reject)
+                self._domain("dmarc-enforced", name, place, bool(enforced))
             if dnssec is not None:
-                self._domain("dnssec-validated", name, org, dnssec)
+                self._domain("dnssec-validated", name, place, dnssec)
 
     def result(self, policy: Policy) -> dict[str, Any]:
         samples = {k: list(v) for k, v in self.bodies.items()}
@@ -293,10 +296,10 @@ class _Samples:
             rows = samples.get(ind["id"], [])
             regions: dict[str, list[bool]] = defaultdict(list)
             depts: dict[str, list[bool]] = defaultdict(list)
-            for members, ok in rows:
-                for code in sorted({o.territory.region for o in members if o.territory.region}):
+            for places, ok in rows:
+                for code in sorted({region for region, _ in places if region}):
                     regions[code].append(ok)
-                for code in sorted({o.territory.departement for o in members if o.territory.departement}):
+                for code in sorted({dept for _, dept in places if dept}):
                     depts[code].append(ok)
             national = _share([ok for _, ok in rows])
             target = ind.get("target")
@@ -379,7 +382,6 @@ def assess_run(
     if attribution is None:
         raise InputError(f"run {run_id}: not attributed yet; run: souverain reassess {run_id}")
     on = on or dt.date.fromisoformat(attribution["as_of"])
-    orgs = store.run_organisations(run_id)
     assessor = Assessor(kb, policy, Leveller(kb, policy, on))
     current = _RunReader(store, run_id, attribution["id"])
     previous = store.previous_run_with_assessment(run_id)
@@ -393,8 +395,7 @@ def assess_run(
 
     def documents() -> Iterator[dict[str, Any]]:
         # organisations are read, assessed and written in batches: memory does not grow with the run
-        for start in range(0, len(orgs), BATCH):
-            batch = orgs[start : start + BATCH]
+        for batch in store.run_organisation_batches(run_id, BATCH):
             evidence, by_domain, by_siren = current.read(batch)
             docs = _assess_all(batch, evidence, by_domain, by_siren, assessor)
             old_docs, redo = before.read(batch) if before is not None else ({}, {})

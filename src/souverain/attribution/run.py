@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -122,7 +123,8 @@ def attribute_run(
             yield item
 
     targets = counted(recorded_targets(store, run_id, PROBES_READ))
-    for row in run_dependencies(attributor, targets, store.run_organisations(run_id)):
+    orgs = itertools.chain.from_iterable(store.run_organisation_batches(run_id))  # contacts, read last
+    for row in run_dependencies(attributor, targets, orgs):
         rows.append(row)
         if len(rows) >= BATCH:
             flush()

@@ -301,14 +301,30 @@ class Store:
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
 
-    def run_organisations(self, run_id: int) -> list[Organisation]:
+    def run_organisations(self, run_id: int, sirens: Sequence[str] | None = None) -> list[Organisation]:
+        """The organisations of a run as it recorded them (only ``sirens`` if given), in SIREN order."""
         query = (
             sa.select(run_organisations.c.data)
             .where(run_organisations.c.run_id == run_id)
             .order_by(run_organisations.c.siren)
         )
+        if sirens is not None:
+            query = query.where(run_organisations.c.siren.in_(sorted(sirens)))
         with self.engine.connect() as conn:
             return [Organisation.from_dict(orjson.loads(row[0])) for row in conn.execute(query)]
+
+    def run_organisation_batches(self, run_id: int, size: int = 500) -> Iterator[list[Organisation]]:
+        """The organisations of a run in SIREN order, ``size`` at a time: memory stays that of one batch
+        (an organisation takes ~4 KB decoded; 9,217 of them ~35 MB)."""
+        query = (
+            sa.select(run_organisations.c.siren)
+            .where(run_organisations.c.run_id == run_id)
+            .order_by(run_organisations.c.siren)
+        )
+        with self.engine.connect() as conn:
+            sirens = list(conn.execute(query).scalars())
+        for start in range(0, len(sirens), size):
+            yield self.run_organisations(run_id, sirens[start : start + size])
 
     def evidence_by_target(
         self, run_id: int, probes: Collection[str] | None = None
