@@ -78,7 +78,14 @@ def _build(loader: _LineLoader) -> Any:
                 if tag != _STR:
                     if tag not in _PLAIN_TAGS:
                         raise _Unusual
-                    value = constructors[tag](loader, yaml.ScalarNode(tag, value, event.start_mark))
+                    try:
+                        value = constructors[tag](loader, yaml.ScalarNode(tag, value, event.start_mark))
+                    except ValueError as exc:  # e.g. 2026-13-45 looks like a date but is none
+                        kind_name = tag.rpartition(":")[2]
+                        problem = f"cannot read {value!r} as a {kind_name}: {exc}"
+                        raise yaml.constructor.ConstructorError(
+                            None, None, problem, event.start_mark
+                        ) from None
         elif kind is MappingStartEvent or kind is SequenceStartEvent:
             if event.anchor is not None or event.tag not in (None, "!"):
                 raise _Unusual
@@ -148,6 +155,8 @@ def read_yaml(path: Path) -> Any:
         where = f":{mark.line + 1}" if mark is not None else ""
         reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise YamlProblem(f"{path}{where}: invalid YAML: {reason}") from None
+    except (ValueError, TypeError) as exc:  # a value PyYAML's full loader could not construct (!!int abc…)
+        raise YamlProblem(f"{path}: invalid YAML: {exc}") from None
 
 
 def line_of(mapping: Any) -> int:

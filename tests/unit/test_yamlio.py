@@ -137,3 +137,15 @@ def test_read_yaml_reports_file_and_line(tmp_path: Path) -> None:
     path.write_text(HANDED_OVER["undefined alias"], encoding="utf-8")
     with pytest.raises(YamlProblem, match=r"p\.yaml:1: invalid YAML: found undefined alias"):
         read_yaml(path)
+
+
+def test_values_that_cannot_be_constructed_are_input_errors(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("a: 1\nday: 2026-13-45\n", encoding="utf-8")  # a date by its shape, but month 13
+    with pytest.raises(
+        YamlProblem, match=r"p\.yaml:2: invalid YAML: cannot read '2026-13-45' as a timestamp"
+    ):
+        read_yaml(path)
+    path.write_text("a: &x 1\nb: !!int abc\n", encoding="utf-8")  # the full loader's path
+    with pytest.raises(YamlProblem, match=r"p\.yaml: invalid YAML: invalid literal for int"):
+        read_yaml(path)
