@@ -20,6 +20,8 @@ from souverain.store.rows import TargetRow
 __all__ = ["TargetResult", "loop_factory", "scan_shard", "target_status"]
 
 _GRACE_S = 5.0
+SLOW_START = 8
+"""Targets in flight when a shard starts (see :func:`scan_shard`)."""
 _SEVERITY = (Status.BUG, Status.TIMEOUT, Status.ERROR, Status.REFUSED)
 
 
@@ -93,27 +95,47 @@ async def scan_shard(
     concurrency: int = 200,
     target_budget_s: float = 60.0,
     only: set[str] | None = None,
+    slow_start: int = SLOW_START,
 ) -> int:
-    """Scan ``targets``, at most ``concurrency`` at once; ``on_result`` per target; return the count."""
+    """Scan ``targets``, at most ``concurrency`` at once; ``on_result`` per target; return the count.
+
+    Slow start: ``slow_start`` targets are scanned at first, and each finished target lets one more start
+    until ``concurrency`` are in flight (the number doubles with each round of targets, ~2 s to full speed).
+    All at once, the first hundreds of targets met a resolver with cold caches together — thousands of
+    questions waiting on the same top-level delegations — and on a loaded machine a few dozen of them ran
+    out of their budget: timeouts that said nothing about the targets."""
     queue: asyncio.Queue[TargetRow] = asyncio.Queue()
     for row in targets:
         queue.put_nowait(row)
-    done = 0
+    done = active = 0
     tick = heap_trimmer()
+    limit = max(1, min(concurrency, len(targets)))
+    allowed = min(limit, max(1, slow_start))  # targets allowed in flight now; +1 per finished target
+    room = asyncio.Event()
 
     async def worker() -> None:
-        nonlocal done
+        nonlocal done, active, allowed
         while True:
+            while active >= allowed:
+                room.clear()
+                await room.wait()
             try:
                 row = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
-            result = await _scan_one(row, net, target_budget_s, only)
+            active += 1
+            try:
+                result = await _scan_one(row, net, target_budget_s, only)
+            finally:
+                active -= 1
             on_result(result)
             done += 1
             tick()
+            if allowed < limit:
+                allowed += 1
+                room.set()
 
-    workers = [asyncio.create_task(worker()) for _ in range(max(1, min(concurrency, len(targets))))]
+    workers = [asyncio.create_task(worker()) for _ in range(limit)]
     try:
         await asyncio.gather(*workers)
     finally:
