@@ -129,14 +129,13 @@ class _PreviousRun:
         policy: Policy,
         on: dt.date,
     ) -> None:
-        self.store, self.assessment_id = store, assessment_id
-        self.orgs = {o.siren: o for o in store.run_organisations(run_id)}
+        self.store, self.run_id, self.assessment_id = store, run_id, assessment_id
         self.targets = {t.domain: t.id for t in store.targets(run_id)}
         self.attributor = Attributor(kb, networks, on)
         self.assessor = Assessor(kb, policy, Leveller(kb, policy, on))
 
     def read(self, batch: list[Organisation]) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
-        old_orgs = [self.orgs[o.siren] for o in batch if o.siren in self.orgs]
+        old_orgs = self.store.run_organisations(self.run_id, [o.siren for o in batch])  # in SIREN order
         old_docs = self.store.org_assessments_of(self.assessment_id, [o.siren for o in old_orgs])
         targets = self.targets
         domain_of = {targets[d.name]: d.name for o in old_orgs for d in o.domains if d.name in targets}

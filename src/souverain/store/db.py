@@ -731,9 +731,8 @@ class Store:
             for name, rows in tables.items():
                 table = known[name]
                 for i in range(0, len(rows), 5000):
-                    conn.execute(
-                        table.insert(), [{**r, "assessment_id": assessment_id} for r in rows[i : i + 5000]]
-                    )
+                    chunk = [{**r, "assessment_id": assessment_id} for r in rows[i : i + 5000]]
+                    insert_many(conn, table, chunk)
             conn.execute(
                 web_index.insert().values(
                     assessment_id=assessment_id,
