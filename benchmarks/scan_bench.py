@@ -93,9 +93,12 @@ def bench(domains: int, concurrency: int, per_ip: int, workers: int) -> dict[str
     handshake = _handshake_cost(lab_dir)
     run_id = int(stdout.strip().splitlines()[-1])
     from souverain.store import Store
+    from souverain.store.rows import scanner_load
 
     db = Store(store)
     counts = db.status_counts(run_id)
+    targets = db.targets(run_id)
+    lags = sorted(t.loop_lag_ms for t in targets if t.loop_lag_ms is not None)
     scanned = sum(counts.values())
     phases = _phases(db, run_id, started_wall, ended_wall)
     cpu = usage.ru_utime + usage.ru_stime
@@ -108,6 +111,14 @@ def bench(domains: int, concurrency: int, per_ip: int, workers: int) -> dict[str
         "status_counts": counts,
         "phases_s": phases,
         "probing_domains_per_s": round(scanned / phases["probing"], 1),
+        "scanner_load": {
+            **scanner_load(targets),
+            "loop_lag_ms_per_target": {
+                "median": lags[len(lags) // 2] if lags else None,
+                "max": lags[-1] if lags else None,
+            },
+            "dns_queue_ms_max": max((t.dns_queue_ms or 0.0 for t in targets), default=None),
+        },
         "lab_servers_cpu_s": round(server_cpu, 1),
         "tls_handshake": handshake,
         "lab_up_seconds": round(lab_seconds, 1),

@@ -198,7 +198,7 @@ def main() -> None:
     from souverain.web.index import build_index
 
     path = WORK / f"web-{args.organisations}.db"
-    build: dict[str, Any] = {}
+    build: dict[str, Any] = {"store_build": f"reused {path.name} (built earlier; --rebuild times it)"}
     if args.rebuild or not path.exists():
         build = build_store(path, args.organisations)
     store = Store(path)

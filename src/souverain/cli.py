@@ -223,6 +223,8 @@ def scan(
     for status, count in sorted(summary.counts.items()):
         table.add_row(status, str(count))
     console.print(table)
+    if summary.busy:
+        _warn_scanner_busy(summary, concurrency)
     try:
         context = _attribution_context(config)
         _attribute(db, run_id, config, context=context)
@@ -236,6 +238,24 @@ def scan(
         out.print(run_id)
         raise typer.Exit(1) from None
     out.print(run_id)
+
+
+def _warn_scanner_busy(summary: Any, concurrency: int) -> None:
+    """The scanner delayed its own work: its failures then may not be the targets'."""
+    busy: dict[str, int] = summary.busy
+    failed = {s: n for s, n in busy.items() if s in ("timeout", "error")}
+    message = (
+        f"[yellow]note[/]: the scanner was overloaded while {sum(busy.values())} domain(s) were scanned "
+        f"(its DNS questions queued up to {summary.worst_queue_ms / 1000:.1f} s on average, its event loop "
+        f"ran up to {summary.worst_lag_ms / 1000:.1f} s late)"
+    )
+    if failed:
+        message += (
+            f"; {', '.join(f'{n} {s}' for s, n in sorted(failed.items()))} among them may be the scanner's "
+            "own slowness, not the targets' (the report marks them). Scan again with a lower --concurrency "
+            f"(now {concurrency}) or on a less busy machine."
+        )
+    console.print(message, highlight=False)
 
 
 # attribution ------------------------------------------------------------------------------------------

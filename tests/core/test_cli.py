@@ -91,3 +91,17 @@ def test_lab_failure_is_a_user_error_not_a_bug(
     err = capfd.readouterr().err
     assert "error: 127.53.0.53:53 is already in use" in err
     assert "internal error" not in err
+
+
+def test_scan_warns_when_the_scanner_was_overloaded(capsys: pytest.CaptureFixture[str]) -> None:
+    from souverain.cli import _warn_scanner_busy
+    from souverain.scan.run import ScanSummary
+
+    summary = ScanSummary(1, busy={"ok": 30, "timeout": 12}, worst_lag_ms=90.0, worst_queue_ms=2400.0)
+    _warn_scanner_busy(summary, 2000)
+    err = " ".join(capsys.readouterr().err.split())
+    assert "overloaded while 42 domain(s)" in err and "queued up to 2.4 s" in err
+    assert "12 timeout among them may be the scanner's own slowness" in err and "(now 2000)" in err
+    _warn_scanner_busy(ScanSummary(1, busy={"ok": 3}, worst_lag_ms=300.0), 200)
+    err = " ".join(capsys.readouterr().err.split())
+    assert "overloaded while 3 domain(s)" in err and "lower --concurrency" not in err

@@ -144,3 +144,37 @@ def test_report_carries_the_procurement_shares(tmp_path: Path) -> None:
     assert proc["trajectory_verified"] is False  # no official text found: shown as unverified
     index = (out / "index.html").read_text()
     assert 'href="procurement/index.html"' in index and "Ultimate parent" in index
+
+
+def test_report_marks_domains_scanned_by_an_overloaded_scanner(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    run_id = store.create_run("p.yaml", [ORG], {})
+    a, b = store.targets(run_id)
+    store.record_targets(
+        [
+            (run_id, a.id, "ok", 0.0, 12.0, [Evidence("dns", "a.fr", Status.OK)], 20.0, 0.0),
+            (run_id, b.id, "timeout", 0.0, 9000.0, [Evidence("dns", "b.fr", Status.TIMEOUT)], 80.0, 2400.0),
+        ]
+    )
+    out = tmp_path / "report"
+    build_report(store, run_id, out)
+    run = json.loads((out / "run.json").read_text())
+    assert run["scanner_load"]["busy_targets"] == 1
+    assert run["scanner_load"]["busy_by_status"] == {"timeout": 1}
+    org = json.loads((out / "orgs" / "213700016.json").read_text())
+    assert [(d["domain"], d["scanner_busy"], d["dns_queue_ms"]) for d in org["domains"]] == [
+        ("a.fr", False, 0.0),
+        ("b.fr", True, 2400.0),
+    ]
+    page = HTMLParser((out / "orgs" / "213700016.html").read_text())
+    notes = [n.text() for n in page.css("section.domain p.note")]
+    assert len(notes) == 1 and "queued 2.40 s" in notes[0] and "may be the scanner" in notes[0]
+    index = HTMLParser((out / "index.html").read_text()).css_first("#scanner-load")
+    assert index is not None and "overloaded while 1 of these domains" in index.text()
+
+    # without measures (imported evidence, runs recorded before revision 0006) the report says nothing
+    other = store.create_run("p.yaml", [ORG], {})
+    c, d = store.targets(other)
+    store.record_targets([(other, t.id, "ok", 0.0, 1.0, []) for t in (c, d)])
+    build_report(store, other, tmp_path / "r2")
+    assert HTMLParser((tmp_path / "r2" / "index.html").read_text()).css_first("#scanner-load") is None

@@ -2,11 +2,15 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
 
 from souverain.errors import RunNotFound
 from souverain.evidence import Evidence, Status
 from souverain.portfolio import Domain, Organisation, Territory
 from souverain.store import Store, Writer
+from souverain.store import db as db_module
+from souverain.store.rows import BUSY_MS, is_busy, scanner_load
 from souverain.store.schema import evidence
 
 ORGS = [
@@ -209,3 +213,42 @@ def test_insert_many_writes_what_sqlalchemy_writes() -> None:
     assert db._INSERTS[(ours_d, ("label", "score", "note"), "sqlite")] is None
     assert got == want and len(got) == 50 and got_d == want_d
     assert got[1].score == 1.0 and types == "real" and {r.kind for r in got_d} == {"plain"}
+
+
+def test_scanner_load_recorded_per_target(tmp_path: Path) -> None:
+    """How much the scanning process delayed its own work while a target was in flight: stored when
+    measured, null otherwise (imported evidence, runs recorded before revision 0006), summed up per run."""
+    store = Store(tmp_path / "s.db")
+    run_id = store.create_run("p.yaml", ORGS, {})
+    a, shared = store.targets(run_id)
+    ev = Evidence("dns", a.domain, Status.TIMEOUT)
+    store.record_targets([(run_id, a.id, "timeout", 1.0, 2.0, [ev], 40.0, 1800.0)])
+    store.record_targets([(run_id, shared.id, "ok", 1.0, 2.0, [ev])])
+    rows = {t.domain: t for t in store.targets(run_id)}
+    assert (rows["a.fr"].loop_lag_ms, rows["a.fr"].dns_queue_ms) == (40.0, 1800.0)
+    assert (rows["shared.fr"].loop_lag_ms, rows["shared.fr"].dns_queue_ms) == (None, None)
+    assert scanner_load(rows.values()) == {
+        "measured_targets": 1,
+        "busy_threshold_ms": BUSY_MS,
+        "busy_targets": 1,
+        "busy_by_status": {"timeout": 1},
+        "worst_loop_lag_ms": 40.0,
+        "worst_dns_queue_ms": 1800.0,
+    }
+    assert is_busy(BUSY_MS, 0.0) and is_busy(None, BUSY_MS) and not is_busy(BUSY_MS - 1, None)
+
+
+def test_store_from_revision_0005_gains_the_scanner_load_columns(tmp_path: Path) -> None:
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    config = Config()
+    config.set_main_option("script_location", str(Path(db_module.__file__).parent / "migrations"))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0005")
+    assert "loop_lag_ms" not in {c["name"] for c in sa.inspect(engine).get_columns("targets")}
+    engine.dispose()
+    store = Store(tmp_path / "old.db")
+    run_id = store.create_run("p.yaml", ORGS, {})
+    assert [t.loop_lag_ms for t in store.targets(run_id)] == [None, None]
+    columns = {c["name"] for c in sa.inspect(store.engine).get_columns("targets")}
+    assert {"loop_lag_ms", "dns_queue_ms"} <= columns

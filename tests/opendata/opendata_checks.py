@@ -196,9 +196,12 @@ def make_store(
         "shared.fr": [_dns("shared.fr", None, False), *_web("shared.fr"), *_mail("shared.fr")],
         "b.fr": [Evidence("dns", "b.fr", Status.TIMEOUT, error="resolver timeout")],
     }
+    load = {"a.fr": (21.0, 0.0), "b.fr": (90.0, 2400.0)}  # scanner load; shared.fr's not measured
     store.record_targets(
         [
-            (run_id, targets[d].id, str(items[0].status), 1_795_488_000.0 + i, 120.25, items)
+            (run_id, targets[d].id, str(items[0].status), 1_795_488_000.0 + i, 120.25, items, *load[d])
+            if d in load
+            else (run_id, targets[d].id, str(items[0].status), 1_795_488_000.0 + i, 120.25, items)
             for i, (d, items) in enumerate(recorded.items())
         ]
     )

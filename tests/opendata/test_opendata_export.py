@@ -92,6 +92,9 @@ def test_rows_follow_the_store(exported: Exported) -> None:
         None,
     )
     assert domains[("200000172", "c.fr")]["scan_status"] == "pending"
+    busy = {(s, d): row["scanner_busy"] for (s, d), row in domains.items()}
+    assert busy[("213700016", "a.fr")] is False and busy[("223700014", "b.fr")] is True
+    assert busy[("213700016", "shared.fr")] is None and busy[("200000172", "c.fr")] is None
 
     stored = store.dependencies_of(attribution["id"])
     expected = sum(

@@ -1,9 +1,12 @@
-"""How targets are scanned: spread out in an order fixed by the run, slow start, heap trimmer's cadence."""
+"""How targets are scanned: spread out in an order fixed by the run, slow start, back-off when the scanner is
+overloaded (and its record per target), heap trimmer's cadence."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import time
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -45,6 +48,18 @@ def test_heap_trimmer_trims_every_n_targets() -> None:
     assert trimmed == [False, False, True] * 3  # glibc (Debian): malloc_trim is there
 
 
+class _Dns:
+    """The counters of souverain.net.dns.DnsClient that the load monitor reads."""
+
+    def __init__(self) -> None:
+        self.queries_sent = 0
+        self.queued_s = 0.0
+
+
+def _net() -> Any:
+    return SimpleNamespace(dns=_Dns())
+
+
 def _fake_scan(log: list[int], in_flight: list[int], fail_on: int | None = None) -> Any:
     async def scan_one(row: TargetRow, net: Any, budget_s: float, only: Any) -> TargetResult:
         in_flight[0] += 1
@@ -64,8 +79,8 @@ def test_slow_start_then_full_concurrency(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(engine, "_scan_one", _fake_scan(log, in_flight))
     seen: list[int] = []
     count = asyncio.run(
-        engine.scan_shard(_rows(400), None, lambda r: seen.append(r.target_id), concurrency=50)
-    )  # type: ignore[arg-type]
+        engine.scan_shard(_rows(400), _net(), lambda r: seen.append(r.target_id), concurrency=50)
+    )
     assert count == 400 and sorted(seen) == list(range(400))  # each target once
     assert log[engine.SLOW_START] <= engine.SLOW_START  # the next one waits for one to finish
     assert max(log) == 50  # then the whole concurrency is used, never more
@@ -75,5 +90,62 @@ def test_a_failing_result_handler_stops_the_shard_at_once(monkeypatch: pytest.Mo
     log: list[int] = []
     monkeypatch.setattr(engine, "_scan_one", _fake_scan(log, [0], fail_on=30))
     with pytest.raises(RuntimeError, match="writer failed"):
-        asyncio.run(engine.scan_shard(_rows(2000), None, lambda r: None, concurrency=20))  # type: ignore[arg-type]
+        asyncio.run(engine.scan_shard(_rows(2000), _net(), lambda r: None, concurrency=20))
     assert len(log) < 200  # not the 2,000 targets: the error surfaced while the others were cancelled
+
+
+def test_load_monitor_measures_loop_lag_and_dns_queue() -> None:
+    dns = _Dns()
+
+    async def main() -> tuple[tuple[float, float], tuple[float, float]]:
+        monitor = engine.LoadMonitor(dns, tick_s=0.01)
+        monitor.start()
+        await asyncio.sleep(0.05)
+        quiet = monitor.snapshot()
+        await asyncio.sleep(0.05)
+        calm = monitor.since(quiet)
+        busy = monitor.snapshot()
+        dns.queries_sent += 4
+        dns.queued_s += 2.0  # four questions waited 2 s in all for a slot
+        time.sleep(0.3)  # noqa: ASYNC251 - on purpose: the loop is held, the next tick runs ~0.3 s late
+        await asyncio.sleep(0.02)
+        loaded = monitor.since(busy)
+        monitor.stop()
+        return calm, loaded
+
+    (calm_lag, calm_queue), (lag, queue) = asyncio.run(main())
+    assert calm_queue == 0.0 and calm_lag < 0.1
+    assert queue == 0.5  # mean wait per question sent
+    assert 0.09 < lag < 0.35  # ~0.3 s late once, then on time: the mean over the ticks since
+
+
+def test_back_off_when_dns_questions_queue(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The resolver serves all 300 targets in flight, then only 30 at once: beyond, every question queues in
+    the client. The shard cuts the number of targets in flight instead of letting them all queue into their
+    budgets, and the targets that lived through the queue record it."""
+    monkeypatch.setattr(engine, "LOAD_TICK_S", 0.002)  # a measuring window of 20 ms
+    net = _net()
+    in_flight = [0]
+    log: list[int] = []
+
+    async def scan_one(row: TargetRow, net_: Any, budget_s: float, only: Any) -> TargetResult:
+        in_flight[0] += 1
+        log.append(in_flight[0])
+        capacity = 1000 if len(log) < 1500 else 30
+        for _ in range(5):
+            net.dns.queries_sent += 1
+            net.dns.queued_s += max(0, in_flight[0] - capacity) * 0.01
+            await asyncio.sleep(0.002)
+        in_flight[0] -= 1
+        return TargetResult(row.id, row.domain, Status.OK, 0.0, 1.0, [])
+
+    monkeypatch.setattr(engine, "_scan_one", scan_one)
+    results: list[TargetResult] = []
+    count = asyncio.run(engine.scan_shard(_rows(8000), net, results.append, concurrency=300))
+    assert count == 8000 and sorted(r.target_id for r in results) == list(range(8000))
+    assert max(log[:1500]) == 300  # the whole concurrency while the resolver keeps up
+    # then cut by a quarter per measuring window (~2,000 targets) down near what it serves; without the
+    # cut, 300 stay in flight
+    assert max(log[-2000:]) < 100
+    assert max(r.queue_ms for r in results) >= engine.BUSY_S * 1000  # the overload was recorded
+    assert results[0].queue_ms == 0.0

@@ -227,6 +227,8 @@ class DnsClient:
         self._inflight = Limiter(max(1, max_inflight))  # do not flood the resolver
         self._deadlines: dict[int, list[asyncio.Future[bytes]]] = {}  # tick -> UDP waits ending then
         self.queries_sent = 0
+        self.queued_s = 0.0
+        """Time questions waited for one of the ``max_inflight`` slots (the client's own queue)."""
         self.dnssec_ok = True  # DO bit in queries; False once the resolver showed it honours the AD bit
         self._mode: asyncio.Future[None] | None = None  # the one-time check of that
 
@@ -369,9 +371,18 @@ class DnsClient:
         per_try = self.timeout / (self.retries + 1)
         template = _build(name, qtype, 0, dnssec_ok)
         question = template[12:-11]  # the question section, between header and OPT record
+        inflight = self._inflight
         for _attempt in range(self.retries + 1):
-            async with self._inflight:
+            if inflight.locked():  # all slots taken: count the wait (the usual case costs nothing)
+                waited = time.perf_counter()
+                await inflight.acquire()
+                self.queued_s += time.perf_counter() - waited
+            else:
+                await inflight.acquire()
+            try:
                 qid, query, reply = await self._send_udp(template, per_try)
+            finally:
+                inflight.release()
             if reply is None:
                 continue
             try:

@@ -156,6 +156,13 @@ DOMAINS = TableSpec(
         ),
         _f("scanned_at", "datetime", "When the domain's scan started (UTC)."),
         _f("scan_duration_ms", "number", "Duration of the domain's scan in milliseconds (0.1 ms)."),
+        _f(
+            "scanner_busy",
+            "boolean",
+            "The scanner was overloaded while it scanned this domain (its DNS questions queued, or its event "
+            "loop ran late, 250 ms or more on average): a timeout or error may be the scanner's, not the "
+            "domain's; null when not measured.",
+        ),
         _f("probes", "string", "Status of each probe's evidence, 'probe:status' ';'-separated."),
         _f("dns_status", "string", "Status of the DNS evidence."),
         _f(

@@ -26,6 +26,7 @@ from souverain.policy.load import Policy, load_policy
 from souverain.portfolio import Organisation
 from souverain.report.summary import summarise_target
 from souverain.store import Store, TargetRow
+from souverain.store.rows import is_busy, scanner_load
 
 __all__ = ["ReportResult", "build_report"]
 
@@ -191,6 +192,7 @@ def build_report(
         "targets": len(targets),
         "counts": dict(sorted(counts.items())),
         "probe_counts": store.probe_status_counts(run_id),
+        "scanner_load": scanner_load(targets),
         "attribution": _attribution_meta(attribution),
         "assessment": (
             {k: assessment[k] for k in ("id", "methodology", "kb_version", "as_of", "created_at")}
@@ -240,6 +242,9 @@ def _domain_view(target: TargetRow, evidence: list[Any]) -> dict[str, Any]:
         "roles": sorted(target.roles),
         "status": target.status,
         "duration_ms": target.duration_ms,
+        "loop_lag_ms": target.loop_lag_ms,
+        "dns_queue_ms": target.dns_queue_ms,
+        "scanner_busy": is_busy(target.loop_lag_ms, target.dns_queue_ms),
         "summary": summarise_target(evidence),
         "evidence": [ev.to_dict() for ev in evidence],
     }

@@ -16,6 +16,7 @@ from souverain.net import Net, NetConfig
 from souverain.scan.engine import TargetResult, loop_factory, scan_shard
 from souverain.scan.workers import scan_in_processes
 from souverain.store import Store, TargetRow, Writer
+from souverain.store.rows import is_busy
 
 __all__ = ["ScanInterrupted", "ScanOptions", "ScanSummary", "run_scan"]
 
@@ -34,6 +35,11 @@ class ScanSummary:
     scanned: int = 0
     seconds: float = 0.0
     counts: dict[str, int] = field(default_factory=dict)
+    busy: dict[str, int] = field(default_factory=dict)
+    """Targets scanned while their scanning process delayed its own work (``store.rows.is_busy``), by
+    status."""
+    worst_lag_ms: float = 0.0
+    worst_queue_ms: float = 0.0
 
 
 class ScanInterrupted(Exception):
@@ -118,9 +124,15 @@ def run_scan(
                 result.started_at,
                 result.duration_ms,
                 result.evidence,
+                result.lag_ms,
+                result.queue_ms,
             )
         )
         summary.scanned += 1
+        if is_busy(result.lag_ms, result.queue_ms):
+            summary.busy[str(result.status)] = summary.busy.get(str(result.status), 0) + 1
+            summary.worst_queue_ms = max(summary.worst_queue_ms, result.queue_ms)
+            summary.worst_lag_ms = max(summary.worst_lag_ms, result.lag_ms)
         if on_result is not None:
             on_result(result)
 

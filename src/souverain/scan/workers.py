@@ -34,6 +34,8 @@ def _encode(result: TargetResult) -> bytes:
             "status": str(result.status),
             "started": result.started_at,
             "ms": result.duration_ms,
+            "lag": result.lag_ms,
+            "queue": result.queue_ms,
             "evidence": [ev.to_dict() for ev in result.evidence],
         }
     )
@@ -48,6 +50,8 @@ def _decode(raw: bytes) -> TargetResult:
         doc["started"],
         doc["ms"],
         [Evidence.from_dict(ev) for ev in doc["evidence"]],
+        doc["lag"],
+        doc["queue"],
     )
 
 

@@ -45,9 +45,16 @@ from souverain.store.schema import (
     web_words,
 )
 
-__all__ = ["RunInfo", "Store", "TargetRow", "dumps"]
+__all__ = ["RecordedTarget", "RunInfo", "Store", "TargetRow", "dumps"]
 
 PENDING = "pending"
+
+RecordedTarget = (
+    tuple[int, int, str, float, float, list[Evidence]]
+    | tuple[int, int, str, float, float, list[Evidence], float | None, float | None]
+)
+"""(run, target, status, started, duration_ms, evidence[, loop_lag_ms, dns_queue_ms]): see
+:meth:`Store.record_targets`."""
 
 
 _DEPENDENCY_KEYS = (
@@ -262,6 +269,8 @@ class Store:
                     r["status"],
                     r["started_at"],
                     r["duration_ms"],
+                    r["loop_lag_ms"],
+                    r["dns_queue_ms"],
                 )
                 for r in conn.execute(query).mappings()
             ]
@@ -377,8 +386,10 @@ class Store:
                 out[target_id].append(ev)
         return out
 
-    def record_targets(self, items: Sequence[tuple[int, int, str, float, float, list[Evidence]]]) -> None:
-        """Write finished targets atomically: (run, target, status, started, duration_ms, evidence).
+    def record_targets(self, items: Sequence[RecordedTarget]) -> None:
+        """Write finished targets atomically: (run, target, status, started, duration_ms, evidence), and how
+        much the scanning process delayed its own work meanwhile (``loop_lag_ms``, ``dns_queue_ms``) when it
+        was measured.
 
         Only targets still ``pending`` are written, so a target is recorded exactly once even if it was
         scanned twice (an interrupted run resumed while a batch was in flight).
@@ -400,11 +411,22 @@ class Store:
                 targets.update()
                 .where(targets.c.id == sa.bindparam("tid"), targets.c.status == PENDING)
                 .values(
-                    status=sa.bindparam("st"), started_at=sa.bindparam("sa"), duration_ms=sa.bindparam("dm")
+                    status=sa.bindparam("st"),
+                    started_at=sa.bindparam("sa"),
+                    duration_ms=sa.bindparam("dm"),
+                    loop_lag_ms=sa.bindparam("lag"),
+                    dns_queue_ms=sa.bindparam("queue"),
                 ),
                 [
-                    {"tid": tid, "st": status, "sa": started, "dm": duration}
-                    for _, tid, status, started, duration, _ in fresh.values()
+                    {
+                        "tid": i[1],
+                        "st": i[2],
+                        "sa": i[3],
+                        "dm": i[4],
+                        "lag": i[6] if len(i) > 6 else None,
+                        "queue": i[7] if len(i) > 7 else None,
+                    }
+                    for i in fresh.values()
                 ],
             )
             rows = [
@@ -422,7 +444,8 @@ class Store:
                     "payload": dumps(doc),
                     "essentials": None if cut is None else dumps(cut),
                 }
-                for run_id, target_id, _, _, _, items_evidence in fresh.values()
+                for item in fresh.values()
+                for run_id, target_id, items_evidence in ((item[0], item[1], item[5]),)
                 for ev in items_evidence
                 for doc in (ev.to_dict(),)
                 for cut in (evidence_essentials(doc),)

@@ -61,6 +61,9 @@ targets = Table(
     Column("status", String(16), nullable=False),  # pending until recorded, then a Status value
     Column("started_at", Float),
     Column("duration_ms", Float),
+    # how much the scanning process delayed its own work meanwhile (store.rows.TargetRow); null: not measured
+    Column("loop_lag_ms", Float),
+    Column("dns_queue_ms", Float),
     UniqueConstraint("run_id", "domain", name="uq_targets_run_domain"),
 )
 Index("ix_targets_run_status", targets.c.run_id, targets.c.status)

@@ -7,12 +7,11 @@ import threading
 import time
 from types import TracebackType
 
-from souverain.evidence import Evidence
-from souverain.store.db import Store
+from souverain.store.db import RecordedTarget, Store
 
 __all__ = ["Writer"]
 
-_Item = tuple[int, int, str, float, float, list[Evidence]]
+_Item = RecordedTarget
 _STOP = object()
 
 
