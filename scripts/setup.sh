@@ -54,4 +54,8 @@ if [[ ! -f $stamp || "$(cat "$stamp")" != "$want" ]] || ! .venv/bin/python -c "i
     .venv/bin/python -m pip install -q -e ".[dev]"
     echo "$want" > "$stamp"
 fi
+# An editable install leaves src/ uncompiled; where PYTHONDONTWRITEBYTECODE is set (this reference machine, some
+# CI runners) Python then compiles every souverain module again in every process: ~2-3 s of start-up for the
+# command and each scanning process. compileall writes the bytecode anyway; when it is up to date it only stats.
+.venv/bin/python -m compileall -q src
 echo "setup: ready ($(.venv/bin/souverain --version))"

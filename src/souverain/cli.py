@@ -3,6 +3,7 @@ operator | token | portfolio | kb | lab | procurement`` (``souverain COMMAND --h
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import sys
@@ -196,6 +197,13 @@ def scan(
         del orgs  # stored with the run; ~10 KB per organisation would otherwise be held through the scan
         gc.collect()
         trim_heap()
+    context = stream = None
+    with contextlib.suppress(SouverainError):  # reported after the scan: the evidence is worth collecting
+        context = _attribution_context(config)
+    if context is not None and resume is None:  # a resumed run is attributed from its stored evidence
+        from souverain.attribution.run import StreamedAttribution
+
+        stream = StreamedAttribution(db, run_id, *context)
 
     with progress_bar() as bar:
         task = bar.add_task(f"scan run {run_id}", total=None)
@@ -213,6 +221,7 @@ def scan(
                 ),
                 on_start=on_start,
                 on_result=lambda _r: bar.advance(task),
+                on_batch=stream.add if stream is not None else None,
             )
         except ScanInterrupted as exc:
             console.print(f"[yellow]{exc}[/]")
@@ -226,8 +235,11 @@ def scan(
     if summary.busy:
         _warn_scanner_busy(summary, concurrency)
     try:
-        context = _attribution_context(config)
-        _attribute(db, run_id, config, context=context)
+        context = context or _attribution_context(config)
+        if stream is not None and stream.error is None:
+            _report_attribution(stream.finish(), run_id)
+        else:
+            _attribute(db, run_id, config, context=context)
         _assess(db, run_id, config, context=context)
     except SouverainError as exc:
         console.print(
@@ -295,12 +307,16 @@ def _attribute(db: Any, run_id: int, config: dict[str, Any], kb_extra: list[Path
     with progress_bar() as bar:
         task = bar.add_task(f"attribute run {run_id}", total=total)
         result = attribute_run(db, run_id, kb, networks, on=as_of, progress=lambda n: bar.advance(task, n))
+    _report_attribution(result, run_id)
+    return result
+
+
+def _report_attribution(result: Any, run_id: int) -> None:
     determined = sum(n for c in result.by_role.values() for conf, n in c.items() if conf != "none")
     console.print(
         f"attribution {result.attribution_id} of run {run_id} (KB {result.kb_version}): "
         f"{result.dependencies} dependencies over {result.targets} domains, {determined} with an operator"
     )
-    return result
 
 
 @app.command()

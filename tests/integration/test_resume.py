@@ -106,6 +106,8 @@ def test_interrupted_scan_resumes_exactly_once(
         assert "resume with: souverain scan --resume 1" in stderr
     store = Store(store_path)
     assert store.run(1).status in ("running", "interrupted")
+    # the attribution the scan was filling as it recorded targets is incomplete: readers see none
+    assert store.latest_attribution(1) is None
     pending_before = len(store.targets(1, pending_only=True))
     assert pending_before > 0, "the scan finished before it was interrupted; the test proves nothing"
     resumed = subprocess.run(
@@ -117,3 +119,8 @@ def test_interrupted_scan_resumes_exactly_once(
     )
     assert resumed.returncode == 0, resumed.stderr
     _assert_exactly_once(store_path, 1)
+    # the resumed run is attributed from all its stored evidence, in a new, complete set
+    attribution = store.latest_attribution(1)
+    assert attribution is not None and attribution["id"] == 2 and attribution["complete"]
+    assert "attribution 2 of run 1" in resumed.stderr
+    assert store.dependencies_of(2)

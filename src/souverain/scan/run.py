@@ -16,6 +16,7 @@ from souverain.net import Net, NetConfig
 from souverain.scan.engine import TargetResult, loop_factory, scan_shard
 from souverain.scan.workers import scan_in_processes
 from souverain.store import Store, TargetRow, Writer
+from souverain.store.db import RecordedTarget
 from souverain.store.rows import is_busy
 
 __all__ = ["ScanInterrupted", "ScanOptions", "ScanSummary", "run_scan"]
@@ -103,15 +104,17 @@ def run_scan(
     *,
     on_start: Callable[[int, int], None] | None = None,
     on_result: Callable[[TargetResult], None] | None = None,
+    on_batch: Callable[[list[RecordedTarget]], None] | None = None,
 ) -> ScanSummary:
-    """Scan every pending target of ``run_id``. ``on_start(pending, total)`` then ``on_result`` per target."""
+    """Scan every pending target of ``run_id``. ``on_start(pending, total)`` then ``on_result`` per target;
+    ``on_batch`` in the writer's thread with each batch of targets it recorded (see ``Writer``)."""
     all_targets = store.targets(run_id)
     pending = spread([t for t in all_targets if t.status == "pending"], run_id)
     if on_start is not None:
         on_start(len(pending), len(all_targets))
     summary = ScanSummary(run_id)
     clock = time.perf_counter()
-    writer = Writer(store)
+    writer = Writer(store, on_batch=on_batch)
     writer.__enter__()
     store.set_run_status(run_id, "running")
 

@@ -386,16 +386,16 @@ class Store:
                 out[target_id].append(ev)
         return out
 
-    def record_targets(self, items: Sequence[RecordedTarget]) -> None:
+    def record_targets(self, items: Sequence[RecordedTarget]) -> set[int]:
         """Write finished targets atomically: (run, target, status, started, duration_ms, evidence), and how
         much the scanning process delayed its own work meanwhile (``loop_lag_ms``, ``dns_queue_ms``) when it
-        was measured.
+        was measured. Returns the ids of the targets written.
 
         Only targets still ``pending`` are written, so a target is recorded exactly once even if it was
         scanned twice (an interrupted run resumed while a batch was in flight).
         """
         if not items:
-            return
+            return set()
         ids = [item[1] for item in items]
         with self.engine.begin() as conn:
             pending = {
@@ -406,7 +406,7 @@ class Store:
             }
             fresh = {item[1]: item for item in items if item[1] in pending}
             if not fresh:
-                return
+                return set()
             conn.execute(
                 targets.update()
                 .where(targets.c.id == sa.bindparam("tid"), targets.c.status == PENDING)
@@ -452,12 +452,20 @@ class Store:
             ]
             if rows:
                 insert_many(conn, evidence, rows)
+        return set(fresh)
 
     # attributions ------------------------------------------------------------------------------------
     def create_attribution(
-        self, run_id: int, kb_version: str, networks: list[dict[str, Any]], as_of: str
+        self,
+        run_id: int,
+        kb_version: str,
+        networks: list[dict[str, Any]],
+        as_of: str,
+        *,
+        complete: bool = True,
     ) -> int:
-        """Start a new set of dependencies for a run (older sets stay: history of KB changes)."""
+        """Start a new set of dependencies for a run (older sets stay: history of KB changes). An incomplete
+        set (filled while a scan records its targets) is ignored by readers until it is completed."""
         self.run(run_id)
         with self.engine.begin() as conn:
             result = conn.execute(
@@ -468,11 +476,18 @@ class Store:
                     as_of=as_of,
                     created_at=time.time(),
                     souverain_version=__version__,
+                    complete=complete,
                 )
             )
             key = result.inserted_primary_key
             assert key is not None
             return int(key[0])
+
+    def complete_attribution(self, attribution_id: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                attributions.update().where(attributions.c.id == attribution_id).values(complete=True)
+            )
 
     def add_dependencies(self, attribution_id: int, rows: Sequence[dict[str, Any]]) -> None:
         """Insert dependency rows: target_id or siren, role, subject, operator, infrastructure, confidence,
@@ -506,7 +521,7 @@ class Store:
     def latest_attribution(self, run_id: int) -> dict[str, Any] | None:
         query = (
             sa.select(attributions)
-            .where(attributions.c.run_id == run_id)
+            .where(attributions.c.run_id == run_id, attributions.c.complete.is_(True))
             .order_by(attributions.c.id.desc())
             .limit(1)
         )
@@ -540,7 +555,9 @@ class Store:
             sa.select(*(dependencies.c[k] for k in keys[:-1]), targets.c.domain, payload)
             .select_from(dependencies.outerjoin(targets, dependencies.c.target_id == targets.c.id))
             .where(dependencies.c.attribution_id == attribution_id)
-            .order_by(dependencies.c.id)
+            # by target, then organisation-level rows: the same order whether the set was written target by
+            # target (reassess) or as a scan recorded them
+            .order_by(dependencies.c.target_id.is_(None), dependencies.c.target_id, dependencies.c.id)
         )
         if target_ids is not None:
             if not target_ids:

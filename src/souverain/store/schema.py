@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    Boolean,
     Column,
     Float,
     ForeignKey,
@@ -13,6 +14,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    true,
 )
 
 metadata = MetaData()
@@ -98,6 +100,8 @@ attributions = Table(
     Column("as_of", String(10), nullable=False),  # date the ownership chains were evaluated on
     Column("created_at", Float, nullable=False),
     Column("souverain_version", String(32), nullable=False),
+    # false while a scan attributes its targets as it records them, and for ever if it was interrupted
+    Column("complete", Boolean, nullable=False, server_default=true()),
 )
 Index("ix_attributions_run", attributions.c.run_id)
 

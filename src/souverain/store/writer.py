@@ -5,6 +5,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
 
 from souverain.store.db import RecordedTarget, Store
@@ -18,8 +19,18 @@ _STOP = object()
 class Writer:
     """Batches (at most ``batch`` targets or ``interval`` seconds) and commits each batch atomically."""
 
-    def __init__(self, store: Store, *, batch: int = 200, interval: float = 0.5) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        batch: int = 200,
+        interval: float = 0.5,
+        on_batch: Callable[[list[RecordedTarget]], None] | None = None,
+    ) -> None:
+        """``on_batch``: called in the writer's thread with the targets of each committed batch that were
+        written (not those already recorded); it must not raise."""
         self.store = store
+        self.on_batch = on_batch
         self.batch = batch
         self.interval = interval
         self.queue: queue.Queue[object] = queue.Queue(maxsize=10_000)
@@ -63,8 +74,10 @@ class Writer:
                 pass
             if pending and (stop or len(pending) >= self.batch or time.monotonic() >= deadline):
                 try:
-                    self.store.record_targets(pending)
-                    self.written += len(pending)
+                    written = self.store.record_targets(pending)
+                    self.written += len(written)
+                    if self.on_batch is not None and written:
+                        self.on_batch([item for item in pending if item[1] in written])
                 except BaseException as exc:  # surfaced to the scan by submit()/close()
                     self.error = exc
                     return

@@ -1,0 +1,26 @@
+"""Attributions carry whether they are complete. A scan attributes its targets as it records them; the set is
+complete once the scan has ended and the organisations' contact addresses are attributed too. An interrupted
+scan leaves an incomplete set, which readers ignore (``Store.latest_attribution``). Sets written before this
+revision are complete.
+
+Revision ID: 0007
+Revises: 0006
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0007"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("attributions") as batch:
+        batch.add_column(sa.Column("complete", sa.Boolean, nullable=False, server_default=sa.true()))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("attributions") as batch:
+        batch.drop_column("complete")
