@@ -240,6 +240,7 @@ def scan(
             _report_attribution(stream.finish(), run_id)
         else:
             _attribute(db, run_id, config, context=context)
+            db.drop_incomplete_attributions(run_id)  # the interrupted scan's, or this one's that failed
         _assess(db, run_id, config, context=context)
     except SouverainError as exc:
         console.print(

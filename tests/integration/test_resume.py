@@ -124,3 +124,5 @@ def test_interrupted_scan_resumes_exactly_once(
     assert attribution is not None and attribution["id"] == 2 and attribution["complete"]
     assert "attribution 2 of run 1" in resumed.stderr
     assert store.dependencies_of(2)
+    assert store.drop_incomplete_attributions(1) == 0  # the interrupted scan's set is gone already
+    assert store.dependencies_of(1) == []

@@ -77,10 +77,15 @@ def test_a_failure_is_kept_not_raised(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.db")
     run_id = store.create_run("p.yaml", [ORG], {})
     stream = StreamedAttribution(store, run_id, load_kb(), NetworkData(), on=ON)
+    _scan(store, stream)
+    written = store.dependencies_of(stream.id)
+    assert written
     stream.add([(run_id, 10_000, "ok", 0.0, 1.0, _evidence("unknown.fr"))])  # a target not in the run
     assert isinstance(stream.error, KeyError)
-    _scan(store, stream)  # the scan's writing goes on
-    assert store.status_counts(run_id) == {"ok": 2}
+    stream.add([(run_id, 10_001, "ok", 0.0, 1.0, _evidence("unknown.fr"))])  # then does nothing
+    assert store.status_counts(run_id) == {"ok": 2} and store.dependencies_of(stream.id) == written
     with pytest.raises(KeyError):
         stream.finish()
-    assert store.latest_attribution(run_id) is None
+    assert store.latest_attribution(run_id) is None  # the scan command attributes from the store instead
+    assert store.drop_incomplete_attributions(run_id) == 1
+    assert store.dependencies_of(stream.id) == [] and store.drop_incomplete_attributions(run_id) == 0

@@ -137,9 +137,9 @@ class StreamedAttribution:
     """Attribute a run while it is scanned: each batch of targets the scan records is attributed from the
     evidence still in memory (no reading back), then :meth:`finish` adds the organisations' contact addresses
     and marks the set complete. The same rows as :func:`attribute_run` on the stored evidence (tested), but
-    without a single-threaded pass at the end of the scan. Until finished — for ever if the scan is
-    interrupted — the set is incomplete and readers ignore it (an interrupted run is attributed after its
-    resumed scan, or by ``souverain reassess``).
+    without a single-threaded pass at the end of the scan. Until finished the set is incomplete and readers
+    ignore it; an interrupted run is attributed after its resumed scan (which deletes the incomplete set) or
+    by ``souverain reassess``.
 
     :meth:`add` runs in the scan's writer thread and never raises: a failure is kept in :attr:`error` and the
     caller attributes the run from the stored evidence instead.

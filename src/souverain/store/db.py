@@ -483,6 +483,23 @@ class Store:
             assert key is not None
             return int(key[0])
 
+    def drop_incomplete_attributions(self, run_id: int) -> int:
+        """Delete the incomplete attribution sets of a run (left by an interrupted scan; derived data that no
+        reader uses) with their dependency rows; return how many sets. Only for a run no scan is filling."""
+        with self.engine.begin() as conn:
+            ids = [
+                row[0]
+                for row in conn.execute(
+                    sa.select(attributions.c.id).where(
+                        attributions.c.run_id == run_id, attributions.c.complete.is_(False)
+                    )
+                )
+            ]
+            if ids:
+                conn.execute(dependencies.delete().where(dependencies.c.attribution_id.in_(ids)))
+                conn.execute(attributions.delete().where(attributions.c.id.in_(ids)))
+        return len(ids)
+
     def complete_attribution(self, attribution_id: int) -> None:
         with self.engine.begin() as conn:
             conn.execute(

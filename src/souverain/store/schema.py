@@ -100,7 +100,7 @@ attributions = Table(
     Column("as_of", String(10), nullable=False),  # date the ownership chains were evaluated on
     Column("created_at", Float, nullable=False),
     Column("souverain_version", String(32), nullable=False),
-    # false while a scan attributes its targets as it records them, and for ever if it was interrupted
+    # false while a scan attributes its targets as it records them, and after an interrupted scan
     Column("complete", Boolean, nullable=False, server_default=true()),
 )
 Index("ix_attributions_run", attributions.c.run_id)

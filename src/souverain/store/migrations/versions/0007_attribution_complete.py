@@ -1,7 +1,7 @@
 """Attributions carry whether they are complete. A scan attributes its targets as it records them; the set is
 complete once the scan has ended and the organisations' contact addresses are attributed too. An interrupted
-scan leaves an incomplete set, which readers ignore (``Store.latest_attribution``). Sets written before this
-revision are complete.
+scan leaves an incomplete set, which readers ignore (``Store.latest_attribution``) and its resumed scan
+deletes. Sets written before this revision are complete.
 
 Revision ID: 0007
 Revises: 0006
