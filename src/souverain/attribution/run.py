@@ -17,6 +17,7 @@ from souverain.kb.load import KB, load_kb
 from souverain.kb.netdata import NetworkData
 from souverain.portfolio import Organisation
 from souverain.store import Store
+from souverain.store.db import RecordedTarget
 
 __all__ = [
     "AttributionResult",
@@ -105,14 +106,6 @@ def attribute_run(
     attributor = Attributor(kb, networks, on)
     attribution_id = store.create_attribution(run_id, kb.version, networks.tables, on.isoformat())
     result = AttributionResult(attribution_id, kb.version, 0, 0)
-    rows: list[dict[str, Any]] = []
-
-    def flush() -> None:
-        store.add_dependencies(attribution_id, rows)
-        result.dependencies += len(rows)
-        for r in rows:
-            result.by_role.setdefault(r["role"], Counter())[r["confidence"]] += 1
-        rows.clear()
 
     def counted(
         items: Iterable[tuple[int, str, list[Evidence]]],
@@ -125,12 +118,22 @@ def attribute_run(
 
     targets = counted(recorded_targets(store, run_id, PROBES_READ))
     orgs = itertools.chain.from_iterable(store.run_organisation_batches(run_id))  # contacts, read last
-    for row in run_dependencies(attributor, targets, orgs):
-        rows.append(row)
-        if len(rows) >= BATCH:
-            flush()
-    flush()
+    _store_rows(store, result, run_dependencies(attributor, targets, orgs))
     return result
+
+
+def _store_rows(store: Store, result: AttributionResult, rows: Iterable[dict[str, Any]]) -> None:
+    """Store dependency rows in batches of ``BATCH`` into ``result``'s set, and count them there."""
+    batch: list[dict[str, Any]] = []
+    for row in itertools.chain(rows, (None,)):
+        if row is not None:
+            batch.append(row)
+        if batch and (row is None or len(batch) >= BATCH):
+            store.add_dependencies(result.attribution_id, batch)
+            result.dependencies += len(batch)
+            for r in batch:
+                result.by_role.setdefault(r["role"], Counter())[r["confidence"]] += 1
+            batch = []
 
 
 class StreamedAttribution:
@@ -159,8 +162,8 @@ class StreamedAttribution:
         self.result = AttributionResult(self.id, kb.version, 0, 0)
         self.error: BaseException | None = None
 
-    def add(self, items: Iterable[tuple[Any, ...]]) -> None:
-        """Attribute recorded targets: (run, target id, status, started, duration, evidence, …) items."""
+    def add(self, items: Iterable[RecordedTarget]) -> None:
+        """Attribute recorded targets (the items the scan's writer recorded)."""
         if self.error is not None:
             return
         try:
@@ -169,7 +172,7 @@ class StreamedAttribution:
                 read = [ev for ev in item[5] if ev.probe in PROBES_READ]
                 if read:  # as recorded_targets: a target without any of those evidence is not attributed
                     targets.append((item[1], self.domains[item[1]], read))
-            self._store(list(run_dependencies(self.attributor, targets, ())))
+            _store_rows(self.store, self.result, run_dependencies(self.attributor, targets, ()))
             self.result.targets += len(targets)
         except Exception as exc:  # kept; the run is then attributed from the stored evidence
             self.error = exc
@@ -179,21 +182,9 @@ class StreamedAttribution:
         if self.error is not None:
             raise self.error
         orgs = itertools.chain.from_iterable(self.store.run_organisation_batches(self.run_id))
-        rows: list[dict[str, Any]] = []
-        for row in run_dependencies(self.attributor, (), orgs):
-            rows.append(row)
-            if len(rows) >= BATCH:
-                self._store(rows)
-                rows = []
-        self._store(rows)
+        _store_rows(self.store, self.result, run_dependencies(self.attributor, (), orgs))
         self.store.complete_attribution(self.id)
         return self.result
-
-    def _store(self, rows: list[dict[str, Any]]) -> None:
-        self.store.add_dependencies(self.id, rows)
-        self.result.dependencies += len(rows)
-        for r in rows:
-            self.result.by_role.setdefault(r["role"], Counter())[r["confidence"]] += 1
 
 
 def recorded_targets(

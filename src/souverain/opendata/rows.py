@@ -21,8 +21,8 @@ from souverain.opendata.read import Chunk, RunData
 from souverain.opendata.tables import ROLE_COLUMNS
 from souverain.policy.load import Policy
 from souverain.portfolio import Organisation
-from souverain.store import RunInfo, TargetRow
-from souverain.store.rows import is_busy
+from souverain.store import RunInfo
+from souverain.store.rows import busy_of
 
 __all__ = ["RowBuilder", "iso"]
 
@@ -148,7 +148,7 @@ class RowBuilder:
                 "scan_status": target.status if target else None,
                 "scanned_at": iso(target.started_at) if target else None,
                 "scan_duration_ms": _ms(target.duration_ms) if target else None,
-                "scanner_busy": _busy(target),
+                "scanner_busy": busy_of(target) if target else None,
                 "web_hygiene_score": (scores.get("web") or {}).get("score"),
                 "mail_hygiene_score": (scores.get("mail") or {}).get("score"),
             }
@@ -383,12 +383,6 @@ class RowBuilder:
 
 def _ms(value: float | None) -> float | None:
     return round(value, 1) if value is not None else None
-
-
-def _busy(target: TargetRow | None) -> bool | None:
-    if target is None or (target.loop_lag_ms is None and target.dns_queue_ms is None):
-        return None  # not measured: imported evidence, runs recorded before it was
-    return is_busy(target.loop_lag_ms, target.dns_queue_ms)
 
 
 def _share(share: dict[str, Any]) -> Row:

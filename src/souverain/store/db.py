@@ -431,8 +431,8 @@ class Store:
             )
             rows = [
                 {
-                    "run_id": run_id,
-                    "target_id": target_id,
+                    "run_id": item[0],
+                    "target_id": item[1],
                     "probe": ev.probe,
                     "subject": ev.target[:300],
                     "status": str(ev.status),
@@ -445,8 +445,7 @@ class Store:
                     "essentials": None if cut is None else dumps(cut),
                 }
                 for item in fresh.values()
-                for run_id, target_id, items_evidence in ((item[0], item[1], item[5]),)
-                for ev in items_evidence
+                for ev in item[5]
                 for doc in (ev.to_dict(),)
                 for cut in (evidence_essentials(doc),)
             ]

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["BUSY_MS", "TargetRow", "is_busy", "scanner_load"]
+__all__ = ["BUSY_MS", "TargetRow", "busy_of", "is_busy", "scanner_load"]
 
 BUSY_MS = 250.0
 """A target counts as scanned by a busy scanner when, while it was in flight, its scanning process's DNS
@@ -37,6 +37,13 @@ def is_busy(lag_ms: float | None, queue_ms: float | None) -> bool:
     return max(lag_ms or 0.0, queue_ms or 0.0) >= BUSY_MS
 
 
+def busy_of(row: TargetRow) -> bool | None:
+    """:func:`is_busy` of a recorded target; ``None`` when its scanner's load was not measured."""
+    if row.loop_lag_ms is None and row.dns_queue_ms is None:
+        return None
+    return is_busy(row.loop_lag_ms, row.dns_queue_ms)
+
+
 def scanner_load(rows: Iterable[TargetRow]) -> dict[str, Any]:
     """How many targets were scanned while their scanning process was busy (``is_busy``), by status: a
     time-out among them may be the scanner's own slowness rather than the target's."""
@@ -44,10 +51,11 @@ def scanner_load(rows: Iterable[TargetRow]) -> dict[str, Any]:
     worst_lag = worst_queue = 0.0
     statuses: Counter[str] = Counter()
     for row in rows:
-        if row.loop_lag_ms is None and row.dns_queue_ms is None:
+        busy_row = busy_of(row)
+        if busy_row is None:
             continue
         measured += 1
-        if is_busy(row.loop_lag_ms, row.dns_queue_ms):
+        if busy_row:
             busy += 1
             worst_lag = max(worst_lag, row.loop_lag_ms or 0.0)
             worst_queue = max(worst_queue, row.dns_queue_ms or 0.0)
