@@ -138,8 +138,9 @@ def test_report_carries_the_procurement_shares(tmp_path: Path) -> None:
     proc = run_doc["procurement"]
     assert (out / proc["report"]).is_file() and (out / "procurement" / "procurement.json").is_file()
     for row in shares(db, by=("year",)):
-        assert proc["years"][str(row["year"])][row["view"]]["share_european_contracts"] == (
-            row["share_european_contracts"]
+        assert (
+            proc["years"][str(row["year"])][row["view"]]["share_european_contracts"]
+            == (row["share_european_contracts"])
         )
     assert proc["trajectory_verified"] is False  # no official text found: shown as unverified
     index = (out / "index.html").read_text()

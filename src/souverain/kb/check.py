@@ -49,9 +49,7 @@ def _unique_sirens(kb: KB) -> list[str]:
         for siren, where in own + listed:
             if siren in owners and owners[siren][0] != e.id:
                 other, other_where = owners[siren]
-                problems.append(
-                    f"{where}: {e.id}: SIREN {siren} is also claimed by {other} ({other_where})"
-                )
+                problems.append(f"{where}: {e.id}: SIREN {siren} is also claimed by {other} ({other_where})")
                 continue
             if (siren, where) in listed and siren in seen_here and siren != e.ids.get("siren"):
                 problems.append(f"{where}: {e.id}: SIREN {siren} is listed twice")

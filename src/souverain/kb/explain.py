@@ -42,9 +42,16 @@ def _src(s: Source) -> dict[str, Any]:
 
 def explain(kb: KB, entity: Entity, on: dt.date) -> dict[str, Any]:
     owners = [
-        {"parent": o.parent, "parent_name": kb.entities[o.parent].name if o.parent in kb.entities else None,
-         "share": o.share, "control": o.control, "since": o.since, "until": o.until,
-         "active": o.active(on), **_src(o.source)}
+        {
+            "parent": o.parent,
+            "parent_name": kb.entities[o.parent].name if o.parent in kb.entities else None,
+            "share": o.share,
+            "control": o.control,
+            "since": o.since,
+            "until": o.until,
+            "active": o.active(on),
+            **_src(o.source),
+        }
         for o in entity.owners
     ]
     chains = [

@@ -406,8 +406,12 @@ class _Reader:
             self.fail(where, f"reach: unknown {reach!r}")
         if src:
             self.laws[raw["id"]] = Law(
-                raw["id"], str(raw.get("name") or raw["id"]), tuple(countries), str(raw.get("summary") or ""),
-                src, str(reach),
+                raw["id"],
+                str(raw.get("name") or raw["id"]),
+                tuple(countries),
+                str(raw.get("summary") or ""),
+                src,
+                str(reach),
             )
 
 

@@ -20,8 +20,6 @@ def joined(values: Any) -> str | None:
     return SEP.join(str(v) for v in values if v is not None and v != "") or None
 
 
-
-
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 

@@ -107,7 +107,13 @@ def _dependency_view(kb: KB | None, row: dict[str, Any]) -> dict[str, Any]:
 
 
 ROLE_ORDER = (
-    "mailbox", "mail-gateway", "identity-suite", "web-hosting", "cdn", "dns-hosting", "certificate-authority",
+    "mailbox",
+    "mail-gateway",
+    "identity-suite",
+    "web-hosting",
+    "cdn",
+    "dns-hosting",
+    "certificate-authority",
 )
 
 

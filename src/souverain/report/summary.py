@@ -10,8 +10,6 @@ from souverain.evidence import Evidence, Status, dig
 __all__ = ["summarise_target"]
 
 
-
-
 def summarise_target(evidence: Sequence[Evidence]) -> dict[str, Any]:
     """Facts shown in tables: addresses, DNSSEC AD flag, MX, DMARC policy, TLS, HTTPS, third parties."""
     by_probe: dict[str, Evidence] = {}
