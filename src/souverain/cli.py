@@ -346,6 +346,7 @@ def _assess(db: Any, run_id: int, config: dict[str, Any], kb_extra: list[Path] |
             tls_baseline: str | None = None, context: Any = None) -> Any:  # fmt: skip
     from souverain.assessment.run import assess_run
     from souverain.policy.load import load_policy
+    from souverain.processes import available_cores
 
     policy = load_policy(policy_dir, tls_baseline=tls_baseline)
     kb, networks = context or _attribution_context(config, kb_extra)
@@ -353,7 +354,14 @@ def _assess(db: Any, run_id: int, config: dict[str, Any], kb_extra: list[Path] |
     with progress_bar() as bar:
         task = bar.add_task(f"assess run {run_id}", total=total)
         result = assess_run(
-            db, run_id, kb, networks, policy, on=as_of, progress=lambda n: bar.advance(task, n)
+            db,
+            run_id,
+            kb,
+            networks,
+            policy,
+            on=as_of,
+            progress=lambda n: bar.advance(task, n),
+            processes=min(2, available_cores()),
         )
     score = result.summary["score"]
     console.print(

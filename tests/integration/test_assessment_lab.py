@@ -239,6 +239,12 @@ def test_history_between_two_runs(assessed: Assessed, tmp_path: Path) -> None:
     # the world is the same: any change is rare noise (a hostile target's timing) and never "methodology"
     assert all(c["cause"] != "methodology" for c in changes), changes[:5]
     assert len(changes) <= 3, changes
+    # assessed by two processes (a forked helper takes every other batch, history included): same documents,
+    # same summary as the scan's assessment
+    docs, summary, helped = _reassess(assessed, tmp_path / "parallel.db", run2, processes=2, batch_size=30)
+    assert (docs, summary) == (docs2, a2["summary"])
+    batches = -(-len(docs2) // 30)
+    assert batches >= 4 and helped == batches // 2  # batches 1, 3, 5… came from the helper
     out = tmp_path / "report"
     rep = souverain(
         "report", str(run2), "--out", str(out), "--store", str(assessed.store), home=assessed.home
@@ -248,6 +254,59 @@ def test_history_between_two_runs(assessed: Assessed, tmp_path: Path) -> None:
     assert {"score", "coverage", "levels", "findings", "history"} <= set(org)
     run = json.loads((out / "run.json").read_text())
     assert run["assessment"]["trajectories"]["dmarc-reject"]["national"]["denominator"] > 0
+
+
+def _reassess(
+    assessed: Assessed, path: Path, run_id: int, **options: Any
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any], int]:
+    """Assess ``run_id`` again in a copy of the store: (documents by SIREN, summary, batches the helper
+    assessed)."""
+    import shutil
+
+    from souverain.assessment.run import assess_run
+    from souverain.attribution.run import context_for_run
+    from souverain.policy.load import load_policy
+
+    shutil.copy(assessed.store, path)
+    store = Store(path)
+    kb, networks = context_for_run(store.run(run_id).config, assessed.home)
+    result = assess_run(store, run_id, kb, networks, load_policy(), **options)
+    assessment = store.latest_assessment(run_id)
+    assert assessment is not None and assessment["id"] == result.assessment_id
+    return store.org_assessments_of(result.assessment_id), assessment["summary"], result.helped
+
+
+@pytest.mark.parametrize("failure", ["raises", "dies"])
+def test_assessment_helper_failure_changes_nothing(
+    assessed: Assessed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+    failure: str,
+) -> None:  # fmt: skip
+    """When the forked helper fails (an exception, or a process that dies without a word), this process
+    assesses the rest itself: same documents, same summary, and a warning says so."""
+    reading = Store.run_organisation_batches
+
+    def broken(self: Store, run_id: int, size: int = 500, *, only: Any = None) -> Any:
+        if only is None:  # the parent's reading
+            yield from reading(self, run_id, size)
+            return
+        for index, batch in enumerate(reading(self, run_id, size, only=only)):  # the helper's batches
+            if index == 1:  # its first batch went through; then it fails
+                if failure == "raises":
+                    raise RuntimeError("disk on fire")
+                os._exit(3)
+            yield batch
+
+    monkeypatch.setattr(Store, "run_organisation_batches", broken)
+    with caplog.at_level("WARNING", logger="souverain.assessment.run"):
+        docs, summary, helped = _reassess(
+            assessed, tmp_path / "s.db", assessed.run_id, processes=2, batch_size=40
+        )
+    assert docs == assessed.docs
+    assert summary == assessed.summary
+    assert helped == 1  # batch 1 came from the helper; batch 3, which it never sent, was assessed here
+    expected = "RuntimeError: disk on fire" if failure == "raises" else "its process ended (exit code 3)"
+    assert expected in caplog.text
+    assert "assessing the remaining batches in this process" in caplog.text
 
 
 def test_assessment_reads_essentials_and_they_change_nothing(assessed: Assessed, tmp_path: Path) -> None:

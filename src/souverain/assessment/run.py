@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import logging
+import multiprocessing
+import signal
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from typing import Any
+
+import orjson
 
 from souverain.assessment.assess import Assessor
 from souverain.assessment.document import check_view, flagged
@@ -25,9 +31,12 @@ from souverain.kb.load import KB
 from souverain.kb.netdata import NetworkData
 from souverain.policy.load import Policy
 from souverain.portfolio import Organisation
+from souverain.processes import die_with_parent
 from souverain.store import Store
 
 __all__ = ["AssessmentResult", "assess_run", "domain_indicators", "frozen_heap", "history", "trajectories"]
+
+log = logging.getLogger(__name__)
 
 STATUS_ONLY = ("page",)
 """Probes whose status alone the assessment needs (their payloads are not read)."""
@@ -42,6 +51,8 @@ class AssessmentResult:
     methodology: str
     organisations: int
     summary: dict[str, Any]
+    helped: int = 0
+    """Batches of organisations assessed by the forked helper (``processes=2``)."""
 
 
 @contextmanager
@@ -157,6 +168,97 @@ class _PreviousRun:
             else:
                 by_siren[row["siren"]].append(row)
         return old_docs, _assess_all(old_orgs, evidence, by_domain, by_siren, self.assessor)
+
+
+class _Helper:
+    """A forked process that assesses every other batch of the run (indexes 1, 3, 5…) and sends each batch's
+    documents back as JSON, in order, through a pipe; the parent stays the only writer. It inherits the
+    assessment's state (KB, policy, indexes, the previous run's) from the fork, so it starts at once, and
+    reads the store through its own connection.
+
+    Whatever goes wrong in it — an exception, a crash, a batch that does not match, no answer for
+    ``PATIENCE_S`` — the parent assesses the remaining batches itself: the result is the same, only
+    slower."""
+
+    PATIENCE_S = 120.0
+
+    @staticmethod
+    def helps(index: int) -> bool:
+        """Whether batch ``index`` is the helper's: every other one. This process writes every document
+        too, so a larger share makes it wait (two of every three: slower than one of two, measured)."""
+        return index % 2 == 1
+
+    def __init__(self, process: multiprocessing.process.BaseProcess, conn: Connection) -> None:
+        self.process, self.conn = process, conn
+        self.alive = True
+        self.batches = 0
+
+    @classmethod
+    def start(
+        cls,
+        store: Store,
+        run_id: int,
+        batch_size: int,
+        assess: Callable[[list[Organisation]], list[dict[str, Any]]],
+    ) -> _Helper | None:
+        if "fork" not in multiprocessing.get_all_start_methods():
+            return None
+        context = multiprocessing.get_context("fork")
+        receive, send = context.Pipe(duplex=False)
+
+        def main() -> None:
+            die_with_parent()
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+            store.engine.dispose(close=False)  # the parent's pooled connections stay the parent's
+            try:
+                for batch in store.run_organisation_batches(run_id, batch_size, only=cls.helps):
+                    send.send_bytes(orjson.dumps(assess(batch), option=orjson.OPT_NON_STR_KEYS))
+            except BaseException as exc:  # reported to the parent, which carries on alone
+                with suppress(OSError):  # unless it stopped listening (it stopped us, then)
+                    send.send_bytes(b"!" + f"{type(exc).__name__}: {exc}".encode()[:500])
+
+        try:
+            process = context.Process(target=main, name="souverain-assess", daemon=True)
+            process.start()
+        except OSError:
+            return None
+        finally:
+            send.close()  # the parent's copy: the child's end closing tells the parent it is gone
+        return cls(process, receive)
+
+    def take(self, batch: list[Organisation]) -> list[dict[str, Any]] | None:
+        """The helper's documents for ``batch``, or None (the caller assesses it) once the helper failed."""
+        if not self.alive:
+            return None
+        try:
+            if not self.conn.poll(self.PATIENCE_S):
+                raise TimeoutError(f"no batch within {self.PATIENCE_S:.0f} s")
+            try:
+                raw = self.conn.recv_bytes()
+            except EOFError:
+                self.process.join(timeout=1.0)
+                raise RuntimeError(f"its process ended (exit code {self.process.exitcode})") from None
+            if raw.startswith(b"!"):
+                raise RuntimeError(raw[1:].decode(errors="replace"))
+            docs: list[dict[str, Any]] = orjson.loads(raw)
+            if [d["siren"] for d in docs] != [o.siren for o in batch]:
+                raise RuntimeError("the helper's batch does not match")
+            self.batches += 1
+            return docs
+        except Exception as exc:  # whatever it is, this process can do the work itself
+            log.warning(
+                "assessment helper stopped (%s); assessing the remaining batches in this process", exc
+            )
+            self.stop()
+            return None
+
+    def stop(self) -> None:
+        self.alive = False
+        self.conn.close()
+        self.process.join(timeout=1.0)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
 
 
 def _dep_index(doc: dict[str, Any] | None) -> dict[tuple[str, str, str], tuple[str | None, str]]:
@@ -375,8 +477,15 @@ def assess_run(
     *,
     on: dt.date | None = None,
     progress: Callable[[int], None] | None = None,
+    processes: int = 1,
+    batch_size: int = BATCH,
 ) -> AssessmentResult:
-    """Assess ``run_id`` from its latest attribution; history against the previous assessed run."""
+    """Assess ``run_id`` from its latest attribution; history against the previous assessed run.
+
+    ``processes`` ≥ 2 (Linux, more than one batch): a forked helper assesses every other batch while this
+    process assesses the others and writes them all, in order (see ``_Helper``); one helper, whatever the
+    number. Not for a process that runs other threads or an event loop (the web server): fork copies their
+    locks as they are."""
     attribution = store.latest_attribution(run_id)
     if attribution is None:
         raise InputError(f"run {run_id}: not attributed yet; run: souverain reassess {run_id}")
@@ -392,33 +501,46 @@ def assess_run(
         before = _PreviousRun(store, previous, old["id"], kb, networks, policy, old_on)
     tally = _Tally()
 
-    def documents() -> Iterator[dict[str, Any]]:
+    def assess_batch(batch: list[Organisation]) -> list[dict[str, Any]]:
+        evidence, by_domain, by_siren = current.read(batch)
+        docs = _assess_all(batch, evidence, by_domain, by_siren, assessor)
+        old_docs, redo = before.read(batch) if before is not None else ({}, {})
+        for org in batch:
+            doc = docs[org.siren]
+            doc["history"] = (
+                history(old_docs.get(org.siren), doc, redo.get(org.siren), previous)
+                if before is not None
+                else []
+            )
+        return [docs[org.siren] for org in batch]
+
+    def documents(helper: _Helper | None) -> Iterator[dict[str, Any]]:
         # organisations are read, assessed and written in batches: memory does not grow with the run
-        for batch in store.run_organisation_batches(run_id, BATCH):
-            evidence, by_domain, by_siren = current.read(batch)
-            docs = _assess_all(batch, evidence, by_domain, by_siren, assessor)
-            old_docs, redo = before.read(batch) if before is not None else ({}, {})
-            for org in batch:
-                doc = docs[org.siren]
-                doc["history"] = (
-                    history(old_docs.get(org.siren), doc, redo.get(org.siren), previous)
-                    if before is not None
-                    else []
-                )
+        for index, batch in enumerate(store.run_organisation_batches(run_id, batch_size)):
+            docs = helper.take(batch) if helper is not None and helper.helps(index) else None
+            for org, doc in zip(batch, assess_batch(batch) if docs is None else docs, strict=True):
                 tally.add(org, doc)
                 yield doc
             if progress is not None:
                 progress(len(batch))
 
     with frozen_heap():
-        assessment_id = store.save_assessment(
-            run_id,
-            attribution["id"],
-            policy.methodology,
-            attribution["kb_version"],
-            on.isoformat(),
-            lambda: tally.summary(policy),
-            documents(),
-        )
+        helper = None
+        if processes > 1 and store.count_run_organisations(run_id) > batch_size:
+            helper = _Helper.start(store, run_id, batch_size, assess_batch)
+        try:
+            assessment_id = store.save_assessment(
+                run_id,
+                attribution["id"],
+                policy.methodology,
+                attribution["kb_version"],
+                on.isoformat(),
+                lambda: tally.summary(policy),
+                documents(helper),
+            )
+        finally:
+            if helper is not None:
+                helper.stop()
     summary = store.assessment_summary(assessment_id) or {}
-    return AssessmentResult(assessment_id, policy.methodology, tally.organisations, summary)
+    helped = helper.batches if helper is not None else 0
+    return AssessmentResult(assessment_id, policy.methodology, tally.organisations, summary, helped)

@@ -5,12 +5,9 @@ keeps the single writer. Results cross the process boundary as JSON (orjson), ne
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import ctypes
 import dataclasses
 import multiprocessing
 import queue as queue_mod
-import signal
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -18,6 +15,7 @@ import orjson
 
 from souverain.evidence import Evidence, Status
 from souverain.net import Net, NetConfig
+from souverain.processes import die_with_parent
 from souverain.scan.engine import TargetResult, loop_factory, scan_shard
 from souverain.store.rows import TargetRow
 
@@ -55,12 +53,6 @@ def _decode(raw: bytes) -> TargetResult:
     )
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to kill this worker if the parent dies (kill -9 included); best effort elsewhere."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
 def _worker(
     shard: list[tuple[int, str, list[str], list[str]]],
     config: dict[str, Any],
@@ -69,7 +61,7 @@ def _worker(
     only: list[str] | None,
     out: multiprocessing.Queue[bytes],
 ) -> None:
-    _die_with_parent()
+    die_with_parent()
     rows = [
         TargetRow(tid, domain, frozenset(roles), tuple(sirens), "pending")
         for tid, domain, roles, sirens in shard
