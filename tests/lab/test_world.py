@@ -178,3 +178,21 @@ def test_gzip_bomb_expands(tmp_path: Path) -> None:
         total += len(d.decompress(raw[i : i + 65536]))
     assert total == 64 << 20 and d.eof
     assert gzip.decompress(raw)[:4] == b"\0\0\0\0"
+
+
+def test_server_logs_are_rotated_at_each_start(tmp_path: Path) -> None:
+    """Each ``lab up`` keeps the servers' logs of the previous one as ``.1`` and drops older ones."""
+    from souverain.lab.control import rotate_logs
+
+    logs = tmp_path
+    (logs / "nsd.log").write_text("this up\n")
+    (logs / "nsd.log.1").write_text("the up before\n")
+    (logs / "unbound.log").write_text("")  # nothing logged: nothing to keep
+    (logs / "signer-0.log").write_text("not a server's log\n")
+    rotate_logs(logs)
+    assert not (logs / "nsd.log").exists()
+    assert (logs / "nsd.log.1").read_text() == "this up\n"
+    assert (logs / "unbound.log").read_text() == "" and not (logs / "unbound.log.1").exists()
+    assert (logs / "signer-0.log").read_text() == "not a server's log\n"
+    rotate_logs(logs)  # nothing new since: the kept logs stay
+    assert (logs / "nsd.log.1").read_text() == "this up\n"

@@ -203,8 +203,25 @@ def _write_lab_json(info: LabInfo) -> None:
     (lab / "lab.json").write_text(json.dumps(doc, indent=1) + "\n")
 
 
+LOGS = ("nsd.log", "unbound.log", "nginx-error.log", "hostile.log")
+"""The servers' logs, which they append to: kept for the current and the previous ``up`` only."""
+
+
+def rotate_logs(logs: Path) -> None:
+    """Move each server's log aside as ``<name>.1`` (replacing the older one) before the servers start.
+
+    nsd writes a line per zone at each start (~10,000 per ``up`` of a 10,000-domain world) and unbound one per
+    validation failure (the world's broken zones, at every scan): never rotated, a benchmark directory's logs
+    reached ~100 MB in a day."""
+    for name in LOGS:
+        log = logs / name
+        if log.is_file() and log.stat().st_size > 0:
+            log.replace(log.with_name(name + ".1"))
+
+
 def _start(lab: Path, bins: dict[str, str], report: Callable[[str, int, int], None]) -> None:
     run, logs, m = lab / "run", lab / "logs", _marker(lab)
+    rotate_logs(logs)
     servers.run_daemon(
         "nsd", [bins["nsd"], "-c", str(run / "nsd.conf")], logs / "nsd.log", run / "nsd.pid", m, wait=120
     )
