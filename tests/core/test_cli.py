@@ -105,3 +105,20 @@ def test_scan_warns_when_the_scanner_was_overloaded(capsys: pytest.CaptureFixtur
     _warn_scanner_busy(ScanSummary(1, busy={"ok": 3}, worst_lag_ms=300.0), 200)
     err = " ".join(capsys.readouterr().err.split())
     assert "overloaded while 3 domain(s)" in err and "lower --concurrency" not in err
+
+
+def test_main_runs_commands_with_the_batch_gc_thresholds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every command runs with the collector's thresholds for batch work (souverain.processes)."""
+    import gc
+
+    from souverain import cli
+    from souverain.processes import GC_THRESHOLDS
+
+    seen: list[tuple[int, ...]] = []
+    monkeypatch.setattr(cli, "app", lambda: seen.append(gc.get_threshold()))
+    previous = gc.get_threshold()
+    try:
+        cli.main()
+    finally:
+        gc.set_threshold(*previous)
+    assert seen == [GC_THRESHOLDS]

@@ -48,6 +48,30 @@ def test_heap_trimmer_trims_every_n_targets() -> None:
     assert trimmed == [False, False, True] * 3  # glibc (Debian): malloc_trim is there
 
 
+def test_scan_gc_sets_the_scanning_thresholds_then_restores_them() -> None:
+    """While scanning, the collector runs rarely and skips what existed before the scan; after, as before."""
+    import gc
+
+    from souverain.processes import GC_THRESHOLDS, scan_gc
+
+    previous = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)  # CPython's default
+    try:
+        assert gc.get_freeze_count() == 0
+        kept = [{"alive": i} for i in range(1000)]
+        with scan_gc():
+            assert gc.get_threshold() == GC_THRESHOLDS
+            assert gc.get_freeze_count() >= len(kept)  # frozen: out of the collector's passes
+            cycle: list[Any] = []
+            cycle.append(cycle)
+            del cycle
+            assert gc.collect() >= 1  # cyclic garbage made during the scan is still collected
+        assert gc.get_threshold() == (700, 10, 10)
+        assert gc.get_freeze_count() == 0
+    finally:
+        gc.set_threshold(*previous)
+
+
 class _Dns:
     """The counters of souverain.net.dns.DnsClient that the load monitor reads."""
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from souverain.errors import InputError
 from souverain.net import Net, NetConfig
+from souverain.processes import scan_gc
 from souverain.scan.engine import TargetResult, loop_factory, scan_shard
 from souverain.scan.workers import scan_in_processes
 from souverain.store import Store, TargetRow, Writer
@@ -162,20 +163,21 @@ def run_scan(
     workers = max(1, min(workers, len(pending)))
     try:
         if workers == 1:
-            with asyncio.Runner(loop_factory=loop_factory()) as runner:
+            with scan_gc(collect=False), asyncio.Runner(loop_factory=loop_factory()) as runner:
                 runner.run(main())
         else:
             previous = signal.signal(signal.SIGTERM, _raise_interrupt)
             try:
-                scan_in_processes(
-                    pending,
-                    net_config,
-                    record,
-                    workers=workers,
-                    concurrency=options.concurrency,
-                    target_budget_s=options.target_budget_s,
-                    only=set(options.only) if options.only else None,
-                )
+                with scan_gc(collect=False):  # this process writes and attributes what the workers send
+                    scan_in_processes(
+                        pending,
+                        net_config,
+                        record,
+                        workers=workers,
+                        concurrency=options.concurrency,
+                        target_budget_s=options.target_budget_s,
+                        only=set(options.only) if options.only else None,
+                    )
             finally:
                 signal.signal(signal.SIGTERM, previous)
     except (KeyboardInterrupt, asyncio.CancelledError):

@@ -15,7 +15,7 @@ import orjson
 
 from souverain.evidence import Evidence, Status
 from souverain.net import Net, NetConfig
-from souverain.processes import die_with_parent
+from souverain.processes import die_with_parent, tune_gc
 from souverain.scan.engine import TargetResult, loop_factory, scan_shard
 from souverain.store.rows import TargetRow
 
@@ -80,6 +80,7 @@ def _worker(
                 only=set(only) if only else None,
             )
 
+    tune_gc()
     try:
         with asyncio.Runner(loop_factory=loop_factory()) as runner:
             runner.run(main())
