@@ -41,7 +41,7 @@ def nsd_conf(lab: Path, zones: list[str], addresses: list[str]) -> str:
         f'    logfile: "{lab}/logs/nsd.log"',
         f'    xfrdfile: "{lab}/run/xfrd.state"',
         f'    zonelistfile: "{lab}/run/zone.list"',
-        "    server-count: 2",
+        "    server-count: 1",
         "    tcp-count: 1000",
         "    verbosity: 1",
         "    hide-version: yes",

@@ -125,7 +125,7 @@ def nginx_conf(world: World, lab: Path, third_party: dict[str, str]) -> tuple[st
             ips.setdefault("127.16.1.1", True)
     user = "user root;\n" if os.geteuid() == 0 else ""
     out = [
-        f"""{user}worker_processes 2;
+        f"""{user}worker_processes 1;
 daemon on;
 pid {run}/nginx.pid;
 error_log {logs}/nginx-error.log warn;
