@@ -34,7 +34,7 @@ A scan allocates and frees container objects at a high rate (futures, tasks, dic
 messages, decoded portfolio rows), and almost all of them are freed by reference counting: the collector's
 passes find little, and cost a lot. 10,000-domain lab scan, CPU in the collector (``gc.callbacks``): each
 scanning process 7.3–7.9 s of its ~48 s (~2,100 young, ~190 middle, 17 full collections) with the default;
-0.15–0.27 s with these thresholds and what exists before the scan frozen; the command's process 2.6 → 1.1 s.
+0.15–0.3 s with these thresholds and what exists before the scan frozen; the command's process 2.6 → 0.6 s.
 Cyclic garbage (an exception's traceback and its frames, mostly) is still collected, only later; the peak
 RSS did not change (see benchmarks/README.md). ``souverain`` sets them for its whole process (``cli.main``);
 the scanning processes set them and freeze what they imported (``tune_gc``)."""
