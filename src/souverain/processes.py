@@ -40,22 +40,23 @@ RSS did not change (see benchmarks/README.md). ``souverain`` sets them for its w
 the scanning processes set them and freeze what they imported (``tune_gc``)."""
 
 
-def tune_gc(*, collect: bool = True) -> None:
-    """Set the scanning thresholds and move what exists now (modules, KB, configuration) out of the
-    collector's passes (``gc.freeze``): it lives as long as the scan. ``collect`` first, so that no
-    garbage is frozen with it; without, what garbage there is waits for ``gc.unfreeze`` (a full collection
-    of a command's process that has loaded the KB and the targets takes ~0.05 s, at the start of the scan)."""
-    if collect:
-        gc.collect()
+def tune_gc() -> None:
+    """For a scanning process: collect, move what exists now (modules, configuration, the shard) out of
+    the collector's passes (``gc.freeze``: it lives as long as the process), set the thresholds."""
+    gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
 
 
 @contextlib.contextmanager
-def scan_gc(*, collect: bool = True) -> Iterator[None]:
-    """``tune_gc`` for the duration of a scan in a process that goes on afterwards; restored on exit."""
+def scan_gc() -> Iterator[None]:
+    """For the duration of a scan in a process that goes on afterwards (the command's, the web server's):
+    freeze what exists (KB, targets) and set the thresholds; both undone on exit. No collection first:
+    whatever garbage is frozen waits for ``gc.unfreeze`` (a full collection of a command's process that
+    has loaded the KB and the targets takes ~0.05 s, at the start of the scan)."""
     before = gc.get_threshold()
-    tune_gc(collect=collect)
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
     try:
         yield
     finally:

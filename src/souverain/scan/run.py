@@ -163,12 +163,12 @@ def run_scan(
     workers = max(1, min(workers, len(pending)))
     try:
         if workers == 1:
-            with scan_gc(collect=False), asyncio.Runner(loop_factory=loop_factory()) as runner:
+            with scan_gc(), asyncio.Runner(loop_factory=loop_factory()) as runner:
                 runner.run(main())
         else:
             previous = signal.signal(signal.SIGTERM, _raise_interrupt)
             try:
-                with scan_gc(collect=False):  # this process writes and attributes what the workers send
+                with scan_gc():  # this process writes and attributes what the workers send
                     scan_in_processes(
                         pending,
                         net_config,
