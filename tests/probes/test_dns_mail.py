@@ -54,6 +54,39 @@ def test_dns_client_statuses_and_cache(ca: TestCA) -> None:
     asyncio.run(main())
 
 
+def test_dns_client_asks_for_a_cname_target_only_when_the_resolver_stopped_at_it(ca: TestCA) -> None:
+    """A chain ending in NODATA (an SOA in the authority section) costs one query; a resolver that
+    answers with the CNAME only is asked for the target, and a target with no records ends the chain."""
+
+    async def main() -> None:
+        async with World(ca) as world:
+            server = world.dns
+            server.add("cdn.ok.test", "A", "127.0.0.11")
+            server.cnames["www.site.test"] = "cdn.ok.test"  # A at the target, no AAAA
+            server.cnames["app.site.test"] = "cdn.ok.test"
+            server.stops_at_cname.add("app.site.test")
+            async with Net(world.config()) as net:
+                dns = net.dns
+
+                def asked(name: str, rdtype: str) -> int:
+                    return sum(1 for q in server.queries if q[1:] == (name, rdtype))
+
+                nodata = await dns.query("www.site.test", "AAAA")
+                assert (
+                    nodata.status is Status.OK and nodata.rrs == [] and nodata.cname_chain == ["cdn.ok.test"]
+                )
+                assert asked("www.site.test", "AAAA") == 1 and asked("cdn.ok.test", "AAAA") == 0
+                found = await dns.query("app.site.test", "A")
+                assert found.rrs == ["127.0.0.11"] and found.cname_chain == ["cdn.ok.test"]
+                assert asked("app.site.test", "A") == 1 and asked("cdn.ok.test", "A") == 1
+                server.with_soa = False  # a resolver that leaves the SOA out: the target is asked once
+                bare = await dns.query("app.site.test", "AAAA")
+                assert bare.status is Status.OK and bare.rrs == [] and bare.cname_chain == ["cdn.ok.test"]
+                assert asked("app.site.test", "AAAA") == 1 and asked("cdn.ok.test", "AAAA") == 1
+
+    asyncio.run(main())
+
+
 def test_dns_client_asks_for_the_ad_flag_when_the_resolver_honours_it(ca: TestCA) -> None:
     """RFC 6840 §5.7: with a resolver that answers the AD bit, queries carry AD instead of DO (no
     signatures sent back); with one that does not, queries keep DO. The recorded verdict is the same."""

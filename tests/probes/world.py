@@ -114,6 +114,8 @@ class DnsServer:
         self.silent: set[str] = set()
         self.truncate: set[str] = set()
         self.secure: set[str] = set()
+        self.stops_at_cname: set[str] = set()  # names answered with their first CNAME only, like a forwarder
+        self.with_soa = True  # negative answers carry an SOA in the authority section (RFC 2308)
         self.honours_ad_bit = True  # RFC 6840 §5.7: AD in the query asks for AD in the answer
         self.queries: list[tuple[str, str, str]] = []
         self.query_bits: list[tuple[str, bool, bool]] = []  # (name, AD bit, DO bit) of each query
@@ -152,6 +154,8 @@ class DnsServer:
             target = self.cnames[current]
             response.answer.append(dns.rrset.from_text(owner, 300, "IN", "CNAME", target + "."))
             current, owner = target, dns.name.from_text(target)
+            if name in self.stops_at_cname:
+                return response.to_wire()
         values = self.records.get((current, dns.rdatatype.to_text(qtype)))
         if qtype == dns.rdatatype.CNAME and current in self.cnames:
             values = [self.cnames[current] + "."]
@@ -161,6 +165,13 @@ class DnsServer:
             )
         elif not self._exists(current):
             response.set_rcode(dns.rcode.NXDOMAIN)
+        if not values and self.with_soa:  # the zone of the last name: its last two labels, here
+            zone = ".".join(current.split(".")[-2:]) + "."
+            response.authority.append(
+                dns.rrset.from_text(
+                    zone, 300, "IN", "SOA", f"ns.{zone} hostmaster.{zone} 1 7200 3600 86400 300"
+                )
+            )
         if name in self.secure and (asks_do or (asks_ad and self.honours_ad_bit)):
             response.flags |= dns.flags.AD
         if name in self.truncate and transport == "udp":

@@ -36,7 +36,7 @@ def test_answer_types_match_dnspython_presentation() -> None:
     ]
     for rdtype, values in cases:
         query, reply = _reply("Example.FR", rdtype, ("example.fr.", rdtype, values))
-        flags, rcode, records = wire.parse_response(reply, 4242, query[12:-11], wire.TYPES[rdtype])
+        flags, rcode, records, negative = wire.parse_response(reply, 4242, query[12:-11], wire.TYPES[rdtype])
         expected = dns.rrset.from_text("example.fr.", 300, "IN", rdtype, *values)
         if rdtype == "TXT":
             assert sorted(r[3] for r in records) == sorted(
@@ -44,13 +44,13 @@ def test_answer_types_match_dnspython_presentation() -> None:
             )
         else:
             assert sorted(r[3] for r in records) == sorted(rd.to_text() for rd in expected)
-        assert rcode == 0 and flags & 0x8000
+        assert rcode == 0 and flags & 0x8000 and negative is False
 
 
 def test_cname_chain_and_mismatch() -> None:
     query, reply = _reply("www.example.fr", "A", ("www.example.fr.", "CNAME", ["cdn.example.net."]),
                           ("cdn.example.net.", "A", ["192.0.2.9"]))  # fmt: skip
-    _, _, records = wire.parse_response(reply, 4242, query[12:-11], 1)
+    _, _, records, _ = wire.parse_response(reply, 4242, query[12:-11], 1)
     assert records == [
         ("www.example.fr", 5, 300, "cdn.example.net."),
         ("cdn.example.net", 1, 300, "192.0.2.9"),
@@ -62,6 +62,24 @@ def test_cname_chain_and_mismatch() -> None:
         pass
     else:
         raise AssertionError("question mismatch accepted")
+
+
+def test_negative_answers_are_told_by_an_soa_in_the_authority_section() -> None:
+    """RFC 2308 §2: NODATA and NXDOMAIN carry the zone's SOA in the authority section, after the CNAME
+    chain if any; a positive answer may carry NS records there (non-minimal resolvers), or nothing."""
+    soa = "ns.example.net. hostmaster.example.net. 1 7200 3600 86400 300"
+    query, reply = _reply("www.example.fr", "AAAA", ("www.example.fr.", "CNAME", ["cdn.example.net."]))
+    msg = dns.message.from_wire(reply)
+    for authority, negative in (
+        ([], False),
+        ([("example.net.", "NS", ["ns.example.net."])], False),
+        ([("example.net.", "SOA", [soa])], True),
+        ([("cdn.example.net.", "NSEC", ["example.net. A RRSIG NSEC"]), ("example.net.", "SOA", [soa])], True),
+    ):
+        msg.authority = [dns.rrset.from_text(o, 300, "IN", t, *v) for o, t, v in authority]
+        _, rcode, records, found = wire.parse_response(msg.to_wire(), 4242, query[12:-11], 28)
+        assert (rcode, found) == (0, negative), authority
+        assert records == [("www.example.fr", 5, 300, "cdn.example.net.")]
 
 
 @given(st.binary(max_size=600))

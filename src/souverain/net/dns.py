@@ -147,11 +147,12 @@ def _expire(bucket: list[asyncio.Future[bytes]]) -> None:
             fut.set_exception(TimeoutError())
 
 
-def _parse(reply: bytes, qid: int, name: str, qtype: int, question: bytes) -> tuple[int, int, _RRsets]:
-    """Answer records by (owner, type); the fast codec first, dnspython for anything unusual."""
+def _parse(reply: bytes, qid: int, name: str, qtype: int, question: bytes) -> tuple[int, int, _RRsets, bool]:
+    """Answer records by (owner, type) and whether the answer is negative (an SOA in the authority
+    section); the fast codec first, dnspython for anything unusual."""
     if qtype in _FAST_TYPES:
         try:
-            flags, rcode, records = wire.parse_response(reply, qid, question, qtype)
+            flags, rcode, records, negative = wire.parse_response(reply, qid, question, qtype)
         except wire.Unsupported:
             pass
         else:
@@ -159,7 +160,7 @@ def _parse(reply: bytes, qid: int, name: str, qtype: int, question: bytes) -> tu
             for owner, rtype, ttl, text in records:
                 entry = rrsets.setdefault((owner, rtype), (ttl, []))
                 entry[1].append(text)
-            return flags, rcode, rrsets
+            return flags, rcode, rrsets, negative
     msg = dns.message.from_wire(reply, ignore_trailing=True)
     asked = msg.question[0] if msg.question else None
     if msg.id != qid or asked is None or asked.rdtype != qtype:
@@ -171,7 +172,8 @@ def _parse(reply: bytes, qid: int, name: str, qtype: int, question: bytes) -> tu
         if rrset.rdtype in (qtype, dns.rdatatype.CNAME):
             key = (_norm(rrset.name.to_text()), int(rrset.rdtype))
             rrsets[key] = (rrset.ttl, [_presentation(rd) for rd in rrset])
-    return int(msg.flags), int(msg.rcode()), rrsets
+    negative = any(rrset.rdtype == dns.rdatatype.SOA for rrset in msg.authority)
+    return int(msg.flags), int(msg.rcode()), rrsets, negative
 
 
 class _UdpMux(asyncio.DatagramProtocol):
@@ -236,7 +238,7 @@ class DnsClient:
         """Ask the root's SOA with the AD bit and no DO bit: an answer with AD means the resolver honours
         RFC 6840 §5.7, and later queries ask that way. Anything else (no AD, no answer) keeps the DO bit."""
         try:
-            flags, rcode, _, _ = await self._exchange(".", wire.TYPES["SOA"], dnssec_ok=False)
+            flags, rcode, *_ = await self._exchange(".", wire.TYPES["SOA"], dnssec_ok=False)
         except (TimeoutError, OSError, EOFError, ValueError, dns.exception.DNSException):
             return  # the questions themselves will record what is wrong with the resolver
         self.dnssec_ok = not (flags & _AD and rcode == 0)
@@ -320,10 +322,13 @@ class DnsClient:
         seen = {name}
         current = name
         for _round in range(3):  # a resolver normally follows the chain itself; re-ask at most twice
+            # (RFC 2308: a negative answer for the chain's last name carries that zone's SOA)
             try:
                 if self._mode is None or not self._mode.done():
                     await self._known_mode()
-                flags, rcode, rrsets, answer.tc = await self._exchange(current, qtype, self.dnssec_ok)
+                flags, rcode, rrsets, answer.tc, negative = await self._exchange(
+                    current, qtype, self.dnssec_ok
+                )
             except TimeoutError:
                 answer.status, answer.error = Status.TIMEOUT, "no answer from the resolver"
                 return answer
@@ -332,6 +337,7 @@ class DnsClient:
                 return answer
             answer.rcode = _RCODE_TEXT.get(rcode) or str(rcode)
             answer.ad = bool(flags & _AD)
+            linked = len(answer.cname_chain)
             if qtype != _CNAME:
                 for _ in range(MAX_CNAME_CHAIN):
                     cname = rrsets.get((current, _CNAME))
@@ -349,8 +355,9 @@ class DnsClient:
                     return answer
             final = rrsets.get((current, qtype))
             status = _RCODE_STATUS.get(rcode, Status.ERROR)
-            if final is None and answer.cname_chain and status is Status.OK and _round < 2:
-                continue  # the resolver stopped at a CNAME: ask for the target
+            stopped = final is None and status is Status.OK and len(answer.cname_chain) > linked
+            if stopped and not negative and _round < 2:
+                continue  # the answer ends at a CNAME, and no SOA says its target has no such record: ask
             answer.status = status
             if final is not None:
                 answer.ttl, answer.rrs = final[0], sorted(final[1])
@@ -366,8 +373,10 @@ class DnsClient:
             self._mode = asyncio.ensure_future(self._choose_mode())
         await asyncio.shield(self._mode)
 
-    async def _exchange(self, name: str, qtype: int, dnssec_ok: bool) -> tuple[int, int, _RRsets, bool]:
-        """Send one question (UDP, retried; TCP when truncated): (flags, rcode, answer rrsets, truncated)."""
+    async def _exchange(self, name: str, qtype: int, dnssec_ok: bool) -> tuple[int, int, _RRsets, bool, bool]:
+        """Send one question (UDP, retried; TCP when truncated).
+
+        Returns (flags, rcode, answer rrsets, truncated, negative: an SOA in the authority section)."""
         per_try = self.timeout / (self.retries + 1)
         template = _build(name, qtype, 0, dnssec_ok)
         question = template[12:-11]  # the question section, between header and OPT record
@@ -386,14 +395,14 @@ class DnsClient:
             if reply is None:
                 continue
             try:
-                flags, rcode, rrsets = _parse(reply, qid, name, qtype, question)
+                flags, rcode, rrsets, negative = _parse(reply, qid, name, qtype, question)
             except (ValueError, dns.exception.DNSException):
                 continue  # garbage or someone else's answer: ask again
             if flags & _TC:
                 reply = await self._tcp(query)
-                flags, rcode, rrsets = _parse(reply, qid, name, qtype, question)
-                return flags, rcode, rrsets, True
-            return flags, rcode, rrsets, False
+                flags, rcode, rrsets, negative = _parse(reply, qid, name, qtype, question)
+                return flags, rcode, rrsets, True, negative
+            return flags, rcode, rrsets, False, negative
         raise TimeoutError
 
     async def _send_udp(self, template: bytes, wait_s: float) -> tuple[int, bytes, bytes | None]:

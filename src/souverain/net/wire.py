@@ -136,12 +136,15 @@ def _rdata(wire: bytes, rtype: int, start: int, length: int) -> str:
     raise Unsupported(f"type {rtype}")
 
 
-def parse_response(wire: bytes, qid: int, question: bytes, qtype: int) -> tuple[int, int, list[Record]]:
-    """``(flags, rcode, answer records of type qtype or CNAME)`` of the reply to a query whose question
-    section was ``question`` (compared case-insensitively); raises Unsupported/ValueError."""
+def parse_response(wire: bytes, qid: int, question: bytes, qtype: int) -> tuple[int, int, list[Record], bool]:
+    """``(flags, rcode, answer records of type qtype or CNAME, negative)`` of the reply to a query whose
+    question section was ``question`` (compared case-insensitively); raises Unsupported/ValueError.
+
+    ``negative``: the authority section holds an SOA record — RFC 2308 §2: the answer is negative
+    (NXDOMAIN or NODATA) for the last name of the answer's CNAME chain, so nothing is left to ask."""
     if len(wire) < 12:
         raise ValueError("short message")
-    rid, flags, qdcount, ancount, _ns, _ar = _HEADER.unpack_from(wire)
+    rid, flags, qdcount, ancount, nscount, _ar = _HEADER.unpack_from(wire)
     if rid != qid or not flags & 0x8000 or qdcount != 1:
         raise ValueError("not a response to this query")
     try:
@@ -158,6 +161,14 @@ def parse_response(wire: bytes, qid: int, question: bytes, qtype: int) -> tuple[
             pos += rdlength
         if pos > len(wire):
             raise ValueError("truncated record")
+        negative = False
+        for _ in range(nscount):  # SOA first in practice; signatures and NSEC records may come first
+            pos = _read_name(wire, pos)[1]
+            rtype, _rclass, _ttl, rdlength = _RR.unpack_from(wire, pos)
+            if rtype == 6:
+                negative = True
+                break
+            pos += 10 + rdlength
     except (IndexError, struct.error) as exc:
         raise ValueError(f"malformed message: {exc}") from exc
-    return flags, flags & 0x0F, records
+    return flags, flags & 0x0F, records, negative
