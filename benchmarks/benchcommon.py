@@ -22,17 +22,21 @@ SOUVERAIN = [sys.executable, "-m", "souverain.cli"]
 
 
 def ensure_lab_scan() -> None:
-    """Bring up the 1,000-domain lab and scan it (with attribution and assessment) unless already stored."""
+    """Bring up the 1,000-domain lab and scan it (with attribution and assessment) unless already stored;
+    the lab is brought down after (its addresses are the test suite's)."""
     if STORE.exists():
         return
     env = dict(os.environ, SOUVERAIN_HOME=str(WORK))
     subprocess.run([*SOUVERAIN, "lab", "up", "--domains", "1000", "--dir", str(LAB)], check=True, env=env)
-    subprocess.run(
-        [*SOUVERAIN, "scan", "--lab", "--dir", str(LAB), "--store", str(STORE), "--per-ip", "16"],
-        check=True,
-        env=env,
-        capture_output=True,
-    )
+    try:
+        subprocess.run(
+            [*SOUVERAIN, "scan", "--lab", "--dir", str(LAB), "--store", str(STORE), "--per-ip", "16"],
+            check=True,
+            env=env,
+            capture_output=True,
+        )
+    finally:
+        subprocess.run([*SOUVERAIN, "lab", "down", "--dir", str(LAB)], check=False, env=env)
 
 
 def reference_loop_s() -> float:

@@ -12,6 +12,7 @@ import orjson
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Engine
 
 from souverain import __version__
@@ -130,6 +131,29 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _migration_engine(url: str) -> Engine:
+    """A SQLite engine for migrations, following SQLite's procedure for schema changes (sqlite.org/lang_
+    altertable.html): foreign keys off while a table may be rebuilt, checked before the commit
+    (``Store.migrate``); and the DDL inside the transaction — pysqlite commits before every DDL
+    statement it sees unless it leaves transactions to SQLAlchemy (SQLAlchemy's documented recipe)."""
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+
+    def connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # pysqlite issues no BEGIN/COMMIT of its own
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=OFF")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+    def begin(connection: sa.Connection) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+    sa.event.listen(engine, "connect", connect)
+    sa.event.listen(engine, "begin", begin)
+    return engine
+
+
 class Store:
     """Access to one database. Only one writer at a time: see ``souverain.store.writer``."""
 
@@ -149,17 +173,33 @@ class Store:
         self.migrate()
 
     def migrate(self) -> None:
+        """Bring the schema to the current revision: all pending revisions in one transaction, so a failed
+        upgrade leaves the store exactly as it was (SQLite included: see ``_migration_engine``)."""
         config = Config()
         config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        sqlite = self.engine.dialect.name == "sqlite"
+        in_memory = self.engine.url.database in (None, "", ":memory:")  # one database per engine: this one
+        engine = _migration_engine(self.url) if sqlite and not in_memory else self.engine
         try:
-            with self.engine.begin() as connection:
+            with engine.begin() as connection:
+                before = MigrationContext.configure(connection).get_current_revision()
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
+                if sqlite and MigrationContext.configure(connection).get_current_revision() != before:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise StoreError(
+                            f"store '{self.url}': after the upgrade from revision {before}, {len(broken)} "
+                            f"references are broken (first in table {broken[0][0]}); the upgrade was undone"
+                        )
         except sa.exc.SQLAlchemyError as exc:
             raise StoreError(
                 f"store '{self.url}': cannot open or migrate: {exc.__class__.__name__}: "
                 f"{str(exc).splitlines()[0]}"
             ) from None
+        finally:
+            if engine is not self.engine:
+                engine.dispose()
 
     # runs -------------------------------------------------------------------------------------------
     def create_run(self, portfolio: str, orgs: Sequence[Organisation], config: dict[str, Any]) -> int:

@@ -9,6 +9,8 @@ Revises: 0004
 import sqlalchemy as sa
 from alembic import op
 
+from souverain.store.migrations import add_missing_columns
+
 revision = "0005"
 down_revision = "0004"
 branch_labels = None
@@ -16,10 +18,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("evidence") as batch:
-        batch.add_column(sa.Column("essentials", sa.Text, nullable=True))
-    with op.batch_alter_table("dependencies") as batch:
-        batch.add_column(sa.Column("essentials", sa.Text, nullable=True))
+    add_missing_columns("evidence", sa.Column("essentials", sa.Text, nullable=True))
+    add_missing_columns("dependencies", sa.Column("essentials", sa.Text, nullable=True))
 
 
 def downgrade() -> None:

@@ -10,6 +10,8 @@ Revises: 0005
 import sqlalchemy as sa
 from alembic import op
 
+from souverain.store.migrations import add_missing_columns
+
 revision = "0006"
 down_revision = "0005"
 branch_labels = None
@@ -17,9 +19,11 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("targets") as batch:
-        batch.add_column(sa.Column("loop_lag_ms", sa.Float, nullable=True))
-        batch.add_column(sa.Column("dns_queue_ms", sa.Float, nullable=True))
+    add_missing_columns(
+        "targets",
+        sa.Column("loop_lag_ms", sa.Float, nullable=True),
+        sa.Column("dns_queue_ms", sa.Float, nullable=True),
+    )
 
 
 def downgrade() -> None:

@@ -10,6 +10,8 @@ Revises: 0006
 import sqlalchemy as sa
 from alembic import op
 
+from souverain.store.migrations import add_missing_columns
+
 revision = "0007"
 down_revision = "0006"
 branch_labels = None
@@ -17,8 +19,11 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("attributions") as batch:
-        batch.add_column(sa.Column("complete", sa.Boolean, nullable=False, server_default=sa.true()))
+    # a plain ADD COLUMN: in batch mode alembic rebuilt the table on SQLite (copy, DROP, rename), and the DROP
+    # failed on the foreign keys of a store's dependency rows — every store with an attribution
+    add_missing_columns(
+        "attributions", sa.Column("complete", sa.Boolean, nullable=False, server_default=sa.true())
+    )
 
 
 def downgrade() -> None:
