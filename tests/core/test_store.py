@@ -381,3 +381,14 @@ def test_an_upgrade_that_ends_with_broken_references_is_undone(tmp_path: Path) -
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'old.db'}")
     assert "essentials" not in _columns(engine, "evidence")
     engine.dispose()
+
+
+def test_a_store_from_a_newer_souverain_is_refused_by_name(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    with store.engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0099'")
+    store.engine.dispose()
+    with pytest.raises(
+        StoreError, match=r"s\.db': schema revision 0099 is unknown to souverain .* up to [0-9]{4}\)"
+    ):
+        Store(tmp_path / "s.db")

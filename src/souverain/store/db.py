@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
 from souverain import __version__
@@ -183,6 +184,13 @@ class Store:
         try:
             with engine.begin() as connection:
                 before = MigrationContext.configure(connection).get_current_revision()
+                scripts = ScriptDirectory.from_config(config)
+                if before is not None and before not in {s.revision for s in scripts.walk_revisions()}:
+                    raise StoreError(
+                        f"store '{self.url}': schema revision {before} is unknown to souverain {__version__} "
+                        f"(it knows up to {scripts.get_current_head()}): a newer souverain wrote it; open it "
+                        "with that version"
+                    )
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
                 if sqlite and MigrationContext.configure(connection).get_current_revision() != before:
