@@ -8,6 +8,7 @@ import ctypes
 import gc
 import os
 import signal
+import threading
 from collections.abc import Iterator
 
 __all__ = ["GC_THRESHOLDS", "available_cores", "die_with_parent", "scan_gc", "tune_gc"]
@@ -48,17 +49,26 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+_scans_lock = threading.Lock()
+_scans: list[tuple[int, ...]] = []  # the thresholds before the first of the scans in progress, once per scan
+
+
 @contextlib.contextmanager
 def scan_gc() -> Iterator[None]:
     """For the duration of a scan in a process that goes on afterwards (the command's, the web server's):
-    freeze what exists (KB, targets) and set the thresholds; both undone on exit. No collection first:
+    freeze what exists (KB, targets) and set the thresholds; both undone when the last scan in progress
+    ends (the web server's on-demand scans may overlap, each in its own thread). No collection first:
     whatever garbage is frozen waits for ``gc.unfreeze`` (a full collection of a command's process that
     has loaded the KB and the targets takes ~0.05 s, at the start of the scan)."""
-    before = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
+    with _scans_lock:
+        _scans.append(_scans[0] if _scans else gc.get_threshold())
+        gc.freeze()
+        gc.set_threshold(*GC_THRESHOLDS)
     try:
         yield
     finally:
-        gc.set_threshold(*before)
-        gc.unfreeze()
+        with _scans_lock:
+            before = _scans.pop()
+            if not _scans:
+                gc.set_threshold(*before)
+                gc.unfreeze()

@@ -72,6 +72,46 @@ def test_scan_gc_sets_the_scanning_thresholds_then_restores_them() -> None:
         gc.set_threshold(*previous)
 
 
+def test_scan_gc_overlapping_scans_restore_when_the_last_ends() -> None:
+    """The web server's on-demand scans overlap in threads: the first to end must not undo the other's
+    settings; the last restores what was there before the first."""
+    import gc
+    import threading
+
+    from souverain.processes import GC_THRESHOLDS, scan_gc
+
+    previous = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    seen: list[tuple[int, ...]] = []
+
+    def first() -> None:
+        with scan_gc():
+            first_in.set()
+            second_in.wait(5)
+        first_out.set()
+
+    def second() -> None:
+        first_in.wait(5)
+        with scan_gc():
+            second_in.set()
+            first_out.wait(5)
+            seen.append(gc.get_threshold())
+            seen.append((min(gc.get_freeze_count(), 1),))
+
+    try:
+        threads = [threading.Thread(target=first), threading.Thread(target=second)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+        assert first_out.is_set() and seen == [GC_THRESHOLDS, (1,)]  # still tuned and frozen after the first
+        assert gc.get_threshold() == (700, 10, 10) and gc.get_freeze_count() == 0
+    finally:
+        gc.set_threshold(*previous)
+        gc.unfreeze()
+
+
 class _Dns:
     """The counters of souverain.net.dns.DnsClient that the load monitor reads."""
 
