@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 SYSTEM_PACKAGES=(python3 python3-venv python3-dev gcc ca-certificates)
 # Debian's Chromium drives the browser tests of the web interface (Playwright never downloads a browser).
 SYSTEM_PACKAGES+=(chromium fonts-dejavu-core)
+# Debian's PostgreSQL: the store's tests run it as a throwaway cluster on a loopback port (never the system one).
+SYSTEM_PACKAGES+=(postgresql)
 while read -r pkg; do
     [[ -n "$pkg" && "$pkg" != \#* ]] && SYSTEM_PACKAGES+=("$pkg")
 done < scripts/lab-deps.txt
@@ -22,7 +24,7 @@ if ((${#missing[@]})); then
         exit 1
     fi
     echo "setup: installing Debian packages: ${missing[*]}"
-    # Keep Debian's postinst from starting system-wide nginx/unbound/nsd: the lab runs its own instances on
+    # Keep Debian's postinst from starting system-wide nginx/unbound/nsd/postgresql: the lab runs its own on
     # 127.0.0.0/8 and a system nginx listening on 0.0.0.0:80 would hold the ports.
     created_policy=0
     if [[ ! -e /usr/sbin/policy-rc.d ]]; then
@@ -35,7 +37,7 @@ if ((${#missing[@]})); then
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     if ((created_policy)); then rm -f /usr/sbin/policy-rc.d; fi
     if command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
-        for unit in nginx unbound nsd; do
+        for unit in nginx unbound nsd postgresql; do
             systemctl disable --now "$unit" >/dev/null 2>&1 || true
         done
     fi
@@ -51,7 +53,7 @@ want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [[ ! -f $stamp || "$(cat "$stamp")" != "$want" ]] || ! .venv/bin/python -c "import souverain" 2>/dev/null; then
     echo "setup: installing souverain and its pinned dependencies into .venv"
     .venv/bin/python -m pip install -q --upgrade "pip==26.3"
-    .venv/bin/python -m pip install -q -e ".[dev]"
+    .venv/bin/python -m pip install -q -e ".[dev,postgresql]"
     echo "$want" > "$stamp"
 fi
 # An editable install leaves src/ uncompiled; where PYTHONDONTWRITEBYTECODE is set (this reference machine, some

@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 
 
-def run_cli(*args: str, home: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, home: Path, timeout: float = 600, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run ``souverain ARGS`` in a subprocess with ``SOUVERAIN_HOME=home``, as a user would."""
     return subprocess.run(
         [sys.executable, "-m", "souverain.cli", *args],
@@ -16,4 +18,5 @@ def run_cli(*args: str, home: Path, timeout: float = 600) -> subprocess.Complete
         env={"SOUVERAIN_HOME": str(home), "PATH": "/usr/bin:/bin"},
         timeout=timeout,
         check=False,
+        cwd=cwd,
     )

@@ -27,6 +27,7 @@ from rich.table import Table
 from rich.text import Text
 
 from souverain import __version__
+from souverain.cliopts import StoreOpt
 from souverain.errors import InputError, SouverainError
 from souverain.opendata.cli import export as export_command
 from souverain.processes import GC_THRESHOLDS
@@ -58,16 +59,18 @@ def home() -> Path:
     return Path(os.environ.get("SOUVERAIN_HOME", "~/.local/share/souverain")).expanduser()
 
 
-StoreOpt = Annotated[
-    Path | None, typer.Option("--store", help="SQLite file (default $SOUVERAIN_HOME/souverain.db).")
-]
 LabDirOpt = Annotated[Path | None, typer.Option("--dir", help="Lab folder (default $SOUVERAIN_HOME/lab).")]
 
 
-def _store(path: Path | None) -> Any:
+def _store(value: str | Path | None) -> Any:
+    """The store named by ``--store``: a SQLAlchemy URL as given, else a file (``~`` expanded)."""
     from souverain.store import Store
 
-    return Store(path or home() / "souverain.db")
+    if value is None or value == "":
+        return Store(home() / "souverain.db")
+    if "://" in str(value):
+        return Store(str(value))
+    return Store(Path(value).expanduser())
 
 
 class RateColumn(ProgressColumn):

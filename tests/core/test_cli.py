@@ -122,3 +122,21 @@ def test_main_runs_commands_with_the_batch_gc_thresholds(monkeypatch: pytest.Mon
     finally:
         gc.set_threshold(*previous)
     assert seen == [GC_THRESHOLDS]
+
+
+def test_store_option_takes_a_url_or_a_file(tmp_path: Path) -> None:
+    """``--store`` is a string: as a Path, ``sqlite:////a/s.db`` became the relative ``sqlite:/a/s.db``."""
+    (tmp_path / "work").mkdir()
+    as_url = tmp_path / "by-url.db"
+    done = souverain("runs", "--store", f"sqlite:///{as_url}", home=tmp_path, cwd=tmp_path / "work")
+    assert done.returncode == 0, done.stderr
+    assert as_url.is_file() and list((tmp_path / "work").iterdir()) == []
+    done = souverain("runs", "--store", "by-file.db", home=tmp_path, cwd=tmp_path / "work")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "work" / "by-file.db").is_file()
+    done = souverain("runs", "--store", "postgresql+psycopg://nobody@127.0.0.1:1/none", home=tmp_path)
+    assert done.returncode == 1 and "store 'postgresql+psycopg://nobody@127.0.0.1:1/none'" in done.stderr
+    done = souverain("runs", "--store", "postgresql+psycopg://u:secret@127.0.0.1:1/none", home=tmp_path)
+    assert done.returncode == 1 and "u:***@127.0.0.1" in done.stderr and "secret" not in done.stderr
+    done = souverain("runs", "--store", "mysql://u@h/db", home=tmp_path)
+    assert done.returncode == 1 and "store 'mysql://u@h/db': no driver for this database here" in done.stderr

@@ -12,6 +12,7 @@ from souverain.store import Store, Writer
 from souverain.store import db as db_module
 from souverain.store.rows import BUSY_MS, is_busy, scanner_load
 from souverain.store.schema import evidence
+from store_revisions import columns, counts, old_store
 
 ORGS = [
     Organisation(
@@ -254,45 +255,6 @@ def test_store_from_revision_0005_gains_the_scanner_load_columns(tmp_path: Path)
     assert {"loop_lag_ms", "dns_queue_ms"} <= columns
 
 
-def _old_store(path: Path, revision: str) -> sa.Engine:
-    """A store at ``revision`` with one row in every table (ids 1), foreign keys checked as it is filled."""
-    engine = sa.create_engine(f"sqlite:///{path}")
-    sa.event.listen(engine, "connect", lambda c, _r: c.execute("PRAGMA foreign_keys=ON"))
-    config = Config()
-    config.set_main_option("script_location", str(Path(db_module.__file__).parent / "migrations"))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
-    tables = sa.MetaData()
-    tables.reflect(engine)
-    with engine.begin() as connection:
-        for table in tables.sorted_tables:
-            if table.name == "alembic_version":
-                continue
-            row: dict[str, object] = {}
-            for column in table.columns:
-                if isinstance(column.type, sa.Integer):
-                    row[column.name] = 1
-                elif isinstance(column.type, sa.Float):
-                    row[column.name] = 1.0
-                elif isinstance(column.type, sa.Boolean):
-                    row[column.name] = True
-                else:
-                    row[column.name] = "{}"
-            connection.execute(table.insert().values(row))
-    return engine
-
-
-def _counts(engine: sa.Engine) -> dict[str, int]:
-    with engine.connect() as connection:
-        names = sa.inspect(connection).get_table_names()
-        return {n: connection.exec_driver_sql(f"SELECT count(*) FROM {n}").scalar_one() for n in names}
-
-
-def _columns(engine: sa.Engine, table: str) -> set[str]:
-    return {c["name"] for c in sa.inspect(engine).get_columns(table)}
-
-
 NEW_COLUMNS = {  # a column added to each table by revisions 0005, 0006 and 0007
     "evidence": "essentials",
     "dependencies": "essentials",
@@ -304,14 +266,14 @@ NEW_COLUMNS = {  # a column added to each table by revisions 0005, 0006 and 0007
 def test_store_with_data_from_revision_0004_migrates_to_head(tmp_path: Path) -> None:
     """Revision 0007 rebuilt ``attributions`` on SQLite, and the DROP of the old table failed on the
     dependency rows' foreign keys: every store with an attribution could not be opened any more."""
-    engine = _old_store(tmp_path / "old.db", "0004")
-    before = _counts(engine)
+    engine = old_store(f"sqlite:///{tmp_path / 'old.db'}", "0004")
+    before = counts(engine)
     engine.dispose()
     assert min(before.values()) == 1 and before["dependencies"] == 1
     store = Store(tmp_path / "old.db")
-    assert _counts(store.engine) == before
+    assert counts(store.engine) == before
     for table, column in NEW_COLUMNS.items():
-        assert column in _columns(store.engine, table)
+        assert column in columns(store.engine, table)
     with store.engine.connect() as connection:
         assert connection.exec_driver_sql("SELECT complete FROM attributions").scalar_one() == 1
         assert connection.exec_driver_sql("SELECT essentials FROM evidence").scalar_one() is None
@@ -321,16 +283,16 @@ def test_store_with_data_from_revision_0004_migrates_to_head(tmp_path: Path) -> 
 
 def test_store_left_half_migrated_by_an_earlier_failed_upgrade_migrates(tmp_path: Path) -> None:
     """What the failed upgrade left: the columns of 0005 and 0006 committed one by one, the revision not."""
-    engine = _old_store(tmp_path / "old.db", "0004")
+    engine = old_store(f"sqlite:///{tmp_path / 'old.db'}", "0004")
     with engine.begin() as connection:
         for table, column in (("evidence", "essentials"), ("dependencies", "essentials")):
             connection.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
         for column in ("loop_lag_ms", "dns_queue_ms"):
             connection.exec_driver_sql(f"ALTER TABLE targets ADD COLUMN {column} FLOAT")
-    before = _counts(engine)
+    before = counts(engine)
     engine.dispose()
     store = Store(tmp_path / "old.db")
-    assert _counts(store.engine) == before and "complete" in _columns(store.engine, "attributions")
+    assert counts(store.engine) == before and "complete" in columns(store.engine, "attributions")
     with store.engine.connect() as connection:
         assert connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one() == "0007"
 
@@ -340,8 +302,8 @@ def test_a_failed_upgrade_leaves_the_store_as_it_was(tmp_path: Path, monkeypatch
     statement): a failure in 0007 leaves the columns of 0005 and 0006 out, and the revision at 0004."""
     import alembic.op
 
-    engine = _old_store(tmp_path / "old.db", "0004")
-    before = _counts(engine)
+    engine = old_store(f"sqlite:///{tmp_path / 'old.db'}", "0004")
+    before = counts(engine)
     engine.dispose()
     added = alembic.op.add_column
 
@@ -355,20 +317,18 @@ def test_a_failed_upgrade_leaves_the_store_as_it_was(tmp_path: Path, monkeypatch
         Store(tmp_path / "old.db")
     monkeypatch.undo()
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'old.db'}")
-    assert _counts(engine) == before
-    assert "essentials" not in _columns(engine, "evidence") and "loop_lag_ms" not in _columns(
-        engine, "targets"
-    )
+    assert counts(engine) == before
+    assert "essentials" not in columns(engine, "evidence") and "loop_lag_ms" not in columns(engine, "targets")
     with engine.connect() as connection:
         assert connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one() == "0004"
     engine.dispose()
     store = Store(tmp_path / "old.db")  # and it upgrades once the cause is gone
-    assert _counts(store.engine) == before and "complete" in _columns(store.engine, "attributions")
+    assert counts(store.engine) == before and "complete" in columns(store.engine, "attributions")
 
 
 def test_an_upgrade_that_ends_with_broken_references_is_undone(tmp_path: Path) -> None:
     """Foreign keys are off while tables may be rebuilt, then checked before the commit."""
-    engine = _old_store(tmp_path / "old.db", "0004")
+    engine = old_store(f"sqlite:///{tmp_path / 'old.db'}", "0004")
     with engine.begin() as connection:
         connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
     with engine.begin() as connection:  # a dependency row whose attribution does not exist
@@ -379,7 +339,7 @@ def test_an_upgrade_that_ends_with_broken_references_is_undone(tmp_path: Path) -
     ):
         Store(tmp_path / "old.db")
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'old.db'}")
-    assert "essentials" not in _columns(engine, "evidence")
+    assert "essentials" not in columns(engine, "evidence")
     engine.dispose()
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from souverain.cliopts import StoreOpt
 from souverain.errors import SouverainError
 
 __all__ = ["export"]
@@ -15,9 +16,7 @@ __all__ = ["export"]
 def export(
     run: Annotated[str, typer.Argument(help="Run id, or 'latest'.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the open data into.")],
-    store: Annotated[
-        Path | None, typer.Option("--store", help="SQLite file (default $SOUVERAIN_HOME/souverain.db).")
-    ] = None,
+    store: StoreOpt = None,
     procurement: Annotated[
         Path | None,
         typer.Option(

@@ -168,7 +168,17 @@ class Store:
                 raise StoreError(f"store '{path}': cannot create its folder: {exc.strerror}") from None
             text = f"sqlite:///{path}"
         self.url = text
-        self.engine: Engine = sa.create_engine(text)
+        try:
+            self.name = sa.engine.make_url(text).render_as_string(hide_password=True)  # for messages
+        except sa.exc.ArgumentError:
+            raise StoreError(f"store '{text}': not a file name nor a database URL") from None
+        try:
+            self.engine: Engine = sa.create_engine(text)
+        except (sa.exc.NoSuchModuleError, ImportError) as exc:
+            raise StoreError(
+                f"store '{self.name}': no driver for this database here ({exc}); souverain runs on SQLite "
+                "and on PostgreSQL (postgresql+psycopg://…, the 'postgresql' extra)"
+            ) from None
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         self.migrate()
@@ -187,9 +197,9 @@ class Store:
                 scripts = ScriptDirectory.from_config(config)
                 if before is not None and before not in {s.revision for s in scripts.walk_revisions()}:
                     raise StoreError(
-                        f"store '{self.url}': schema revision {before} is unknown to souverain {__version__} "
-                        f"(it knows up to {scripts.get_current_head()}): a newer souverain wrote it; open it "
-                        "with that version"
+                        f"store '{self.name}': schema revision {before} is unknown to souverain "
+                        f"{__version__} (it knows up to {scripts.get_current_head()}): a newer souverain "
+                        "wrote it; open it with that version"
                     )
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
@@ -197,12 +207,12 @@ class Store:
                     broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
                     if broken:
                         raise StoreError(
-                            f"store '{self.url}': after the upgrade from revision {before}, {len(broken)} "
+                            f"store '{self.name}': after the upgrade from revision {before}, {len(broken)} "
                             f"references are broken (first in table {broken[0][0]}); the upgrade was undone"
                         )
         except sa.exc.SQLAlchemyError as exc:
             raise StoreError(
-                f"store '{self.url}': cannot open or migrate: {exc.__class__.__name__}: "
+                f"store '{self.name}': cannot open or migrate: {exc.__class__.__name__}: "
                 f"{str(exc).splitlines()[0]}"
             ) from None
         finally:
@@ -277,7 +287,7 @@ class Store:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).mappings().first()
         if row is None:
-            raise RunNotFound(f"run {run_id}: no such run in store '{self.url}'")
+            raise RunNotFound(f"run {run_id}: no such run in store '{self.name}'")
         return RunInfo(
             row["id"],
             row["status"],

@@ -53,7 +53,8 @@ ERROR_CODES = {
 class WebSettings:
     """How ``souverain serve`` runs (see docs/web.md)."""
 
-    store: Path
+    store: Path | str
+    """The store's file, or its SQLAlchemy URL."""
     home: Path
     lab_dir: Path | None = None
     """Lab mode: on-demand scans use the lab's resolver and CA, and loopback targets are allowed."""

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from souverain.cliopts import StoreOpt
 from souverain.errors import InputError
 
 __all__ = ["operator_app", "register", "serve", "token_app"]
@@ -24,9 +25,7 @@ token_app = typer.Typer(
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
-    store: Annotated[
-        Path | None, typer.Option("--store", help="SQLite file (default $SOUVERAIN_HOME/souverain.db).")
-    ] = None,
+    store: StoreOpt = None,
     lab: Annotated[
         bool, typer.Option("--lab", help="Lab mode: on-demand scans use the lab and may target loopback.")
     ] = False,
@@ -65,7 +64,7 @@ def serve(
             raise InputError(f"--lab: no lab in '{lab_path}'; start it with: souverain lab up")
     secret = os.environ.get("SOUVERAIN_SECRET")
     settings = WebSettings(
-        store=Path(db.url.removeprefix("sqlite:///")),
+        store=db.url,
         home=home,
         lab_dir=lab_path,
         resolver=resolver,
@@ -93,7 +92,7 @@ def serve(
 @operator_app.command("add")
 def operator_add(
     username: Annotated[str, typer.Argument(help="Operator name (letters, digits, . _ -).")],
-    store: Annotated[Path | None, typer.Option("--store", help="SQLite file.")] = None,
+    store: StoreOpt = None,
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from standard input.")
     ] = False,
@@ -121,7 +120,7 @@ def operator_add(
 def token_create(
     name: Annotated[str, typer.Argument(help="What the token is for (shown in `token list`).")],
     per_minute: Annotated[int, typer.Option(min=1, max=600, help="Scan requests allowed per minute.")] = 6,
-    store: Annotated[Path | None, typer.Option("--store", help="SQLite file.")] = None,
+    store: StoreOpt = None,
 ) -> None:
     """Create an API token; it is printed once and only its SHA-256 is stored."""
     from souverain import cli
@@ -134,7 +133,7 @@ def token_create(
 
 
 @token_app.command("list")
-def token_list(store: Annotated[Path | None, typer.Option("--store", help="SQLite file.")] = None) -> None:
+def token_list(store: StoreOpt = None) -> None:
     """List API tokens (never the tokens themselves)."""
     from rich.table import Table
 
@@ -159,7 +158,7 @@ def token_list(store: Annotated[Path | None, typer.Option("--store", help="SQLit
 @token_app.command("revoke")
 def token_revoke(
     token_id: Annotated[int, typer.Argument(help="Token id (see `token list`).")],
-    store: Annotated[Path | None, typer.Option("--store", help="SQLite file.")] = None,
+    store: StoreOpt = None,
 ) -> None:
     """Revoke an API token."""
     from souverain import cli
