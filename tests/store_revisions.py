@@ -1,4 +1,5 @@
-"""Stores at an earlier schema revision, filled, for the upgrade tests (SQLite and PostgreSQL)."""
+"""Stores at an earlier schema revision, filled, for the upgrade tests (SQLite and PostgreSQL), and new
+PostgreSQL databases on the ``postgres`` fixture's server."""
 
 from __future__ import annotations
 
@@ -50,3 +51,13 @@ def counts(engine: sa.Engine) -> dict[str, int]:
 
 def columns(engine: sa.Engine, table: str) -> set[str]:
     return {c["name"] for c in sa.inspect(engine).get_columns(table)}
+
+
+def new_database(server: str, name: str) -> str:
+    """A new, empty database on ``server``; its URL."""
+    engine = sa.create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+        connection.exec_driver_sql(f"CREATE DATABASE {name}")
+    engine.dispose()
+    return f"{server}/{name}"

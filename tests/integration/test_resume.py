@@ -13,11 +13,12 @@ import sqlalchemy as sa
 
 from souverain.store import Store
 from souverain.store.schema import evidence, targets
+from store_revisions import new_database
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
 
-def _start_scan(lab: Any, store_path: Path, *extra: str) -> subprocess.Popen[str]:
+def _start_scan(lab: Any, store_path: str, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [
             sys.executable,
@@ -28,7 +29,7 @@ def _start_scan(lab: Any, store_path: Path, *extra: str) -> subprocess.Popen[str
             "--dir",
             str(lab.dir),
             "--store",
-            str(store_path),
+            store_path,
             "--concurrency",
             "4",
             *extra,
@@ -40,11 +41,14 @@ def _start_scan(lab: Any, store_path: Path, *extra: str) -> subprocess.Popen[str
     )
 
 
-def _recorded(store_path: Path) -> int:
-    if not store_path.exists():
+def _recorded(store_path: str) -> int:
+    if "://" not in store_path and not Path(store_path).exists():
         return 0
     try:
         store = Store(store_path)
+    except Exception:
+        return 0
+    try:
         with store.engine.connect() as conn:
             return int(
                 conn.execute(
@@ -54,9 +58,11 @@ def _recorded(store_path: Path) -> int:
             )
     except Exception:
         return 0
+    finally:
+        store.close()
 
 
-def _wait_for_progress(store_path: Path, at_least: int, timeout: float = 150) -> None:
+def _wait_for_progress(store_path: str, at_least: int, timeout: float = 150) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if _recorded(store_path) >= at_least:
@@ -65,7 +71,7 @@ def _wait_for_progress(store_path: Path, at_least: int, timeout: float = 150) ->
     raise AssertionError(f"scan recorded fewer than {at_least} targets in {timeout}s")
 
 
-def _assert_exactly_once(store_path: Path, run_id: int) -> None:
+def _assert_exactly_once(store_path: str, run_id: int) -> None:
     store = Store(store_path)
     with store.engine.connect() as conn:
         rows = conn.execute(
@@ -81,17 +87,27 @@ def _assert_exactly_once(store_path: Path, run_id: int) -> None:
     assert len({domain for domain, _ in rows}) == len(rows)
     assert per_target_probe == [], "evidence recorded twice for one target"
     assert store.run(run_id).status == "completed"
+    store.close()
 
 
 @pytest.mark.parametrize(
-    ("sig", "workers"),
-    [(signal.SIGKILL, 1), (signal.SIGINT, 1), (signal.SIGKILL, 2), (signal.SIGINT, 2)],
-    ids=["kill-9", "ctrl-c", "kill-9-two-workers", "ctrl-c-two-workers"],
+    ("sig", "workers", "database"),
+    [
+        (signal.SIGKILL, 1, "sqlite"),
+        (signal.SIGINT, 1, "sqlite"),
+        (signal.SIGKILL, 2, "sqlite"),
+        (signal.SIGINT, 2, "sqlite"),
+        (signal.SIGKILL, 2, "postgresql"),
+    ],
+    ids=["kill-9", "ctrl-c", "kill-9-two-workers", "ctrl-c-two-workers", "kill-9-two-workers-postgresql"],
 )
 def test_interrupted_scan_resumes_exactly_once(
-    lab: Any, tmp_path: Path, sig: signal.Signals, workers: int
+    lab: Any, tmp_path: Path, sig: signal.Signals, workers: int, database: str, request: pytest.FixtureRequest
 ) -> None:
-    store_path = tmp_path / "s.db"
+    if database == "postgresql":
+        store_path = new_database(request.getfixturevalue("postgres"), "resume")
+    else:
+        store_path = str(tmp_path / "s.db")
     proc = _start_scan(lab, store_path, "--workers", str(workers))
     try:
         _wait_for_progress(store_path, 3)
@@ -111,7 +127,7 @@ def test_interrupted_scan_resumes_exactly_once(
     pending_before = len(store.targets(1, pending_only=True))
     assert pending_before > 0, "the scan finished before it was interrupted; the test proves nothing"
     resumed = subprocess.run(
-        [sys.executable, "-m", "souverain.cli", "scan", "--resume", "1", "--store", str(store_path)],
+        [sys.executable, "-m", "souverain.cli", "scan", "--resume", "1", "--store", store_path],
         capture_output=True,
         text=True,
         timeout=600,
@@ -126,3 +142,4 @@ def test_interrupted_scan_resumes_exactly_once(
     assert store.dependencies_of(2)
     assert store.drop_incomplete_attributions(1) == 0  # the interrupted scan's set is gone already
     assert store.dependencies_of(1) == []
+    store.close()

@@ -183,6 +183,10 @@ class Store:
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         self.migrate()
 
+    def close(self) -> None:
+        """Close the store's connections (a server database keeps them open until then)."""
+        self.engine.dispose()
+
     def migrate(self) -> None:
         """Bring the schema to the current revision: all pending revisions in one transaction, so a failed
         upgrade leaves the store exactly as it was (SQLite included: see ``_migration_engine``)."""
