@@ -63,14 +63,10 @@ LabDirOpt = Annotated[Path | None, typer.Option("--dir", help="Lab folder (defau
 
 
 def _store(value: str | Path | None) -> Any:
-    """The store named by ``--store``: a SQLAlchemy URL as given, else a file (``~`` expanded)."""
+    """The store named by ``--store`` (a file or a SQLAlchemy URL: ``Store`` tells them apart)."""
     from souverain.store import Store
 
-    if value is None or value == "":
-        return Store(home() / "souverain.db")
-    if "://" in str(value):
-        return Store(str(value))
-    return Store(Path(value).expanduser())
+    return Store(value or home() / "souverain.db")
 
 
 class RateColumn(ProgressColumn):

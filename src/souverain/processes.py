@@ -50,7 +50,8 @@ def tune_gc() -> None:
 
 
 _scans_lock = threading.Lock()
-_scans: list[tuple[int, ...]] = []  # the thresholds before the first of the scans in progress, once per scan
+_scans_running = 0
+_thresholds_before: tuple[int, ...] = ()  # when the first of the scans in progress started
 
 
 @contextlib.contextmanager
@@ -60,15 +61,18 @@ def scan_gc() -> Iterator[None]:
     ends (the web server's on-demand scans may overlap, each in its own thread). No collection first:
     whatever garbage is frozen waits for ``gc.unfreeze`` (a full collection of a command's process that
     has loaded the KB and the targets takes ~0.05 s, at the start of the scan)."""
+    global _scans_running, _thresholds_before
     with _scans_lock:
-        _scans.append(_scans[0] if _scans else gc.get_threshold())
+        if _scans_running == 0:
+            _thresholds_before = gc.get_threshold()
+        _scans_running += 1
         gc.freeze()
         gc.set_threshold(*GC_THRESHOLDS)
     try:
         yield
     finally:
         with _scans_lock:
-            before = _scans.pop()
-            if not _scans:
-                gc.set_threshold(*before)
+            _scans_running -= 1
+            if _scans_running == 0:
+                gc.set_threshold(*_thresholds_before)
                 gc.unfreeze()

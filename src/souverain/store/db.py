@@ -199,6 +199,8 @@ class Store:
             with engine.begin() as connection:
                 before = MigrationContext.configure(connection).get_current_revision()
                 scripts = ScriptDirectory.from_config(config)
+                if before == scripts.get_current_head():
+                    return  # the usual case: nothing to upgrade
                 if before is not None and before not in {s.revision for s in scripts.walk_revisions()}:
                     raise StoreError(
                         f"store '{self.name}': schema revision {before} is unknown to souverain "
@@ -207,7 +209,7 @@ class Store:
                     )
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
-                if sqlite and MigrationContext.configure(connection).get_current_revision() != before:
+                if sqlite:
                     broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
                     if broken:
                         raise StoreError(

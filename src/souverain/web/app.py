@@ -120,7 +120,7 @@ def create_app(settings: WebSettings) -> FastAPI:
     app.state.csrf = Csrf(settings.secret)
     app.state.limiter = RateLimiter()
     app.state.scans = ScanQueue(
-        store.url.removeprefix("sqlite:///"),
+        store.url,
         settings.home,
         scan_config(lab_dir=settings.lab_dir, resolver=settings.resolver, ca_file=settings.ca_file),
         settings.scan_queue,
