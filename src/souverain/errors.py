@@ -39,7 +39,11 @@ class PortfolioError(InputError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         first = problems[0] if problems else "invalid portfolio"
-        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+        more = (
+            f" (and {len(problems) - 1} more problem(s); `souverain portfolio check FILE` lists them)"
+            if len(problems) > 1
+            else ""
+        )
         super().__init__(first + more)
 
 

@@ -53,6 +53,20 @@ def test_bad_input_is_one_clear_line(args: list[str], message: str, tmp_path: Pa
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
+def test_a_portfolio_with_several_problems_is_one_line_that_says_how_to_list_them(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("siren,name,kind,domains\n213700017,A,commune,a.fr\n213700016,B,mairie,b.fr\n")
+    result = souverain("scan", str(bad), home=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert f"{bad}:2: siren: '213700017': checksum (Luhn) fails" in result.stderr
+    assert "(and 1 more problem(s); `souverain portfolio check FILE` lists them)" in result.stderr
+    listed = souverain("portfolio", "check", str(bad), home=tmp_path)
+    assert listed.returncode != 0
+    assert f"{bad}:2: siren" in listed.stdout + listed.stderr
+    assert f"{bad}:3: kind: 'mairie'" in listed.stdout + listed.stderr
+
+
 def test_bad_resolver_names_the_option(tmp_path: Path) -> None:
     portfolio = Path(__file__).parents[2] / "examples" / "portfolio.yaml"
     result = souverain("scan", str(portfolio), "--resolver", "not-an-ip", home=tmp_path)
