@@ -1,5 +1,6 @@
 """A scan killed mid-run (SIGKILL or SIGINT) resumes and ends with every target recorded exactly once."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -71,6 +72,19 @@ def _wait_for_progress(store_path: str, at_least: int, timeout: float = 150) -> 
     raise AssertionError(f"scan recorded fewer than {at_least} targets in {timeout}s")
 
 
+def _stopped(proc: subprocess.Popen[str]) -> str:
+    """Wait until every process of the scan has ended: its scanning processes hold the command's output pipes,
+    so the pipes close only when the last of them is gone. One that outlives a killed command (it would go on
+    scanning, unseen) fails the test, and the whole session is killed so that it does not outlive the test."""
+    try:
+        return proc.communicate(timeout=60)[1]
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail("a process of the scan was still running 60 s after the command was stopped")
+
+
 def _assert_exactly_once(store_path: str, run_id: int) -> None:
     store = Store(store_path)
     with store.engine.connect() as conn:
@@ -116,7 +130,7 @@ def test_interrupted_scan_resumes_exactly_once(
             os.killpg(proc.pid, sig)  # Ctrl-C reaches the whole foreground process group
         else:
             os.kill(proc.pid, sig)
-        _, stderr = proc.communicate(timeout=60)
+        stderr = _stopped(proc)
     if sig == signal.SIGINT:
         assert proc.returncode == 130, stderr
         assert "resume with: souverain scan --resume 1" in stderr
