@@ -3,11 +3,8 @@ PostgreSQL databases on the ``postgres`` fixture's server."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import sqlalchemy as sa
 from alembic import command
-from alembic.config import Config
 
 from souverain.store import db as db_module
 
@@ -17,8 +14,7 @@ def old_store(url: str, revision: str) -> sa.Engine:
     engine = sa.create_engine(url)
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", lambda c, _r: c.execute("PRAGMA foreign_keys=ON"))
-    config = Config()
-    config.set_main_option("script_location", str(Path(db_module.__file__).parent / "migrations"))
+    config = db_module.alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)

@@ -7,11 +7,15 @@ from typing import Annotated
 
 import typer
 
-__all__ = ["STORE_HELP", "StoreOpt"]
+__all__ = ["StoreOpt"]
 
-STORE_HELP = (
-    "SQLite file, or a SQLAlchemy URL such as postgresql+psycopg://user@host/db "
-    "(default $SOUVERAIN_HOME/souverain.db)."
-)
-StoreOpt = Annotated[str | None, typer.Option("--store", help=STORE_HELP, metavar="FILE|URL")]
+StoreOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        help="SQLite file, or a SQLAlchemy URL such as postgresql+psycopg://user@host/db "
+        "(default $SOUVERAIN_HOME/souverain.db).",
+        metavar="FILE|URL",
+    ),
+]
 """A string, not a Path: a Path would fold the ``//`` of a URL into a relative file name."""

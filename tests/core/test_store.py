@@ -3,7 +3,6 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from alembic import command
-from alembic.config import Config
 
 from souverain.errors import RunNotFound, StoreError
 from souverain.evidence import Evidence, Status
@@ -241,8 +240,7 @@ def test_scanner_load_recorded_per_target(tmp_path: Path) -> None:
 
 def test_store_from_revision_0005_gains_the_scanner_load_columns(tmp_path: Path) -> None:
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'old.db'}")
-    config = Config()
-    config.set_main_option("script_location", str(Path(db_module.__file__).parent / "migrations"))
+    config = db_module.alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "0005")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -155,6 +156,19 @@ def _migration_engine(url: str) -> Engine:
     return engine
 
 
+def alembic_config() -> Config:
+    """Alembic's configuration for the store's migrations (a new one per use: it carries the connection)."""
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    return config
+
+
+@functools.cache
+def _scripts() -> ScriptDirectory:
+    """The migration scripts, read once per process (every ``Store`` asks for the head revision)."""
+    return ScriptDirectory.from_config(alembic_config())
+
+
 class Store:
     """Access to one database. Only one writer at a time: see ``souverain.store.writer``."""
 
@@ -190,15 +204,14 @@ class Store:
     def migrate(self) -> None:
         """Bring the schema to the current revision: all pending revisions in one transaction, so a failed
         upgrade leaves the store exactly as it was (SQLite included: see ``_migration_engine``)."""
-        config = Config()
-        config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        config = alembic_config()
         sqlite = self.engine.dialect.name == "sqlite"
         in_memory = self.engine.url.database in (None, "", ":memory:")  # one database per engine: this one
         engine = _migration_engine(self.url) if sqlite and not in_memory else self.engine
         try:
             with engine.begin() as connection:
                 before = MigrationContext.configure(connection).get_current_revision()
-                scripts = ScriptDirectory.from_config(config)
+                scripts = _scripts()
                 if before == scripts.get_current_head():
                     return  # the usual case: nothing to upgrade
                 if before is not None and before not in {s.revision for s in scripts.walk_revisions()}:
