@@ -1,3 +1,5 @@
+import contextlib
+import threading
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,7 @@ from souverain.store import Store, Writer
 from souverain.store import db as db_module
 from souverain.store.rows import BUSY_MS, is_busy, scanner_load
 from souverain.store.schema import evidence
-from store_revisions import columns, counts, old_store
+from store_revisions import columns, counts, new_database, old_store
 
 ORGS = [
     Organisation(
@@ -71,6 +73,51 @@ def test_each_target_recorded_once(tmp_path: Path) -> None:
     assert [t.domain for t in store.targets(run_id, pending_only=True)] == ["shared.fr"]
     stored = store.evidence_for([target.id])[target.id]
     assert len(stored) == 1 and stored[0].data == {"A": ["127.0.0.1"]} and stored[0].status is Status.OK
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_two_processes_recording_the_same_targets_at_once_record_each_once(
+    tmp_path: Path, database: str, request: pytest.FixtureRequest
+) -> None:
+    """Two scans of one run (two ``scan --resume`` at once) record the same targets: both read them as
+    pending before either writes. Each target and its evidence must still be written once."""
+    path: str | Path = tmp_path / "s.db"
+    if database == "postgresql":
+        path = new_database(request.getfixturevalue("postgres"), "concurrent")
+    first = Store(path)
+    first.create_run("p.yaml", ORGS, {})
+    first.close()
+    stores = [Store(path), Store(path)]
+    items = [
+        (1, t.id, "ok", 1.0, 2.0, [Evidence("dns", t.domain, Status.OK, {"n": n})])
+        for n, t in enumerate(stores[0].targets(1))
+    ]
+    # both writers pause just before they mark the targets done, after they have read which are pending:
+    # each waits (up to 2 s) for the other to get there too
+    meeting = threading.Barrier(2)
+    for store in stores:
+
+        @sa.event.listens_for(store.engine, "before_cursor_execute")
+        def _meet(conn: object, cursor: object, statement: str, *rest: object) -> None:
+            if statement.lstrip().upper().startswith("UPDATE TARGETS"):
+                with contextlib.suppress(threading.BrokenBarrierError):
+                    meeting.wait(timeout=2)
+
+    written: list[set[int]] = [set(), set()]
+
+    def record(i: int) -> None:
+        written[i] = stores[i].record_targets(items)
+
+    threads = [threading.Thread(target=record, args=(i,)) for i in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(written[0] | written[1]) == sorted(i[1] for i in items)
+    assert not written[0] & written[1], "a target written by both"
+    assert counts(stores[0].engine)["evidence"] == len(items)
+    for store in stores:
+        store.close()
 
 
 def test_writer_batches_and_flushes_on_close(tmp_path: Path) -> None:

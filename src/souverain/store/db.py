@@ -473,12 +473,16 @@ class Store:
         was measured. Returns the ids of the targets written.
 
         Only targets still ``pending`` are written, so a target is recorded exactly once even if it was
-        scanned twice (an interrupted run resumed while a batch was in flight).
+        scanned twice (an interrupted run resumed while a batch was in flight, or two scans of one run at
+        once): the transaction first takes the run's row for writing, so that two writers of a run read which
+        targets are pending one after the other, each after the other's commit (SQLite has one writer at a
+        time; PostgreSQL locks the row).
         """
         if not items:
             return set()
         ids = [item[1] for item in items]
         with self.engine.begin() as conn:
+            conn.execute(runs.update().where(runs.c.id == items[0][0]).values(status=runs.c.status))
             pending = {
                 row[0]
                 for row in conn.execute(
