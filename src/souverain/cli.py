@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -27,10 +28,10 @@ from rich.table import Table
 from rich.text import Text
 
 from souverain import __version__
-from souverain.cliopts import StoreOpt
+from souverain.cliopts import StoreOpt, out_folder
 from souverain.errors import InputError, SouverainError
 from souverain.opendata.cli import export as export_command
-from souverain.processes import GC_THRESHOLDS
+from souverain.processes import GC_THRESHOLDS, redeliver_lost_interrupts
 from souverain.procurement.cli import procurement_app
 from souverain.web.cli import register as register_web
 
@@ -62,11 +63,44 @@ def home() -> Path:
 LabDirOpt = Annotated[Path | None, typer.Option("--dir", help="Lab folder (default $SOUVERAIN_HOME/lab).")]
 
 
-def _store(value: str | Path | None) -> Any:
-    """The store named by ``--store`` (a file or a SQLAlchemy URL: ``Store`` tells them apart)."""
+def _resolver_opt(value: str | None) -> str | None:
+    """``--resolver`` as given; an empty value is an error, not "use the system's resolver" (an unset
+    variable in a script would otherwise send the lab's questions to the real internet)."""
+    if value is not None and not value.strip():
+        raise InputError("--resolver '': empty; give IP[:port], or leave the option out for /etc/resolv.conf")
+    return value
+
+
+def _ca_file_opt(path: Path | None) -> str | None:
+    """``--ca-file``: a readable PEM file holding at least one certificate (OpenSSL must load it)."""
+    if path is None:
+        return None
+    import ssl
+
+    if not path.is_file():
+        raise InputError(f"--ca-file '{path}': file not found")
+    try:
+        ssl.create_default_context(cafile=str(path))
+    except (ssl.SSLError, OSError, UnicodeDecodeError) as exc:
+        raise InputError(
+            f"--ca-file '{path}': not a PEM trust store ({exc.__class__.__name__}: {exc})"
+        ) from None
+    return str(path)
+
+
+def _store(value: str | Path | None, *, existing: bool = False) -> Any:
+    """The store named by ``--store`` (a file or a SQLAlchemy URL: ``Store`` tells them apart). With
+    ``existing`` (commands that read runs), a SQLite file that does not exist is an error, not created."""
     from souverain.store import Store
 
-    return Store(value or home() / "souverain.db")
+    target = value or home() / "souverain.db"
+    if existing and "://" not in str(target):
+        path = Path(target).expanduser()
+        if not path.is_file():
+            raise InputError(
+                f"store '{path}': no such file (nothing scanned into it yet; give --store, or scan first)"
+            )
+    return Store(target)
 
 
 class RateColumn(ProgressColumn):
@@ -171,12 +205,10 @@ def scan(
         run_id = 0
         config.setdefault("resolver", None)
         config.setdefault("ca_file", None)
-    if resolver:
+    if _resolver_opt(resolver) is not None:
         config["resolver"] = resolver
-    if ca_file:
-        if not ca_file.is_file():
-            raise InputError(f"--ca-file '{ca_file}': file not found")
-        config["ca_file"] = str(ca_file)
+    if ca_file is not None:
+        config["ca_file"] = _ca_file_opt(ca_file)
     if user_agent:
         config["user_agent"] = user_agent
     config["per_ip_limit"] = per_ip
@@ -184,7 +216,9 @@ def scan(
         config["origin_lookup"] = True
     if tenant_probe:
         config["tenant_probe"] = True
-    probes = frozenset(p.strip() for p in only.split(",")) if only else None
+    probes = frozenset(p.strip() for p in only.split(",") if p.strip()) if only is not None else None
+    if probes is not None and not probes:
+        raise InputError(f"--only '{only}': no probe named (known: {', '.join(sorted(REGISTRY))})")
     if probes and (unknown := probes - set(REGISTRY)):
         raise InputError(
             f"--only: unknown probe(s) {', '.join(sorted(unknown))} (known: {', '.join(sorted(REGISTRY))})"
@@ -329,7 +363,8 @@ def reassess(
 ) -> None:
     """Recompute a run's dependencies and assessment from its stored evidence with the current KB and policy
     (no network)."""
-    db = _store(store)
+    _run_arg(run)
+    db = _store(store, existing=True)
     run_id = _run_id(db, run)
     info = db.run(run_id)
     context = _attribution_context(dict(info.config), kb_extra)
@@ -389,7 +424,8 @@ def assess(
     ] = None,
 ) -> None:
     """Assess a run with the current policy: levels, scores with coverage, findings, history, trajectories."""
-    db = _store(store)
+    _run_arg(run)
+    db = _store(store, existing=True)
     run_id = _run_id(db, run)
     info = db.run(run_id)
     _assess(db, run_id, dict(info.config), kb_extra, policy, _as_of(as_of) if as_of else None, tls_baseline)
@@ -467,21 +503,28 @@ def kb_show(
 
 
 # report -----------------------------------------------------------------------------------------------
+def _run_arg(run: str) -> None:
+    """Check the RUN argument before the store is opened (a typo is named before a missing store)."""
+    if run != "latest" and not run.isdigit():
+        raise InputError(f"RUN '{run}': expected a run id (a number) or 'latest'")
+
+
 def _run_id(db: Any, run: str) -> int:
+    _run_arg(run)
     if run == "latest":
         latest = db.latest_run()
         if latest is None:
             raise InputError("RUN 'latest': the store has no run yet")
         return int(latest)
-    if not run.isdigit():
-        raise InputError(f"RUN '{run}': expected a run id (a number) or 'latest'")
     return int(run)
 
 
 @app.command()
 def report(
     run: Annotated[str, typer.Argument(help="Run id, or 'latest'.")],
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the report into.")],
+    out_dir: Annotated[
+        Path, typer.Option("--out", parser=out_folder, help="Folder to write the report into.")
+    ],
     store: StoreOpt = None,
     procurement: Annotated[
         Path | None,
@@ -500,7 +543,8 @@ def report(
         raise InputError(f"--procurement '{procurement}': no such file (run souverain procurement ingest)")
     if procurement is None and default_db_path().is_file():
         procurement = default_db_path()
-    db = _store(store)
+    _run_arg(run)
+    db = _store(store, existing=True)
     run_id = _run_id(db, run)
     info = db.run(run_id)
     try:
@@ -533,7 +577,7 @@ register_web(app)  # souverain.web.cli: serve, operator, token
 @app.command()
 def runs(store: StoreOpt = None) -> None:
     """List the runs in the store."""
-    db = _store(store)
+    db = _store(store, existing=True)
     table = Table()
     for column in ("run", "status", "started (UTC)", "domains", "portfolio"):
         table.add_column(column)
@@ -562,7 +606,7 @@ def portfolio_check(file: Annotated[Path, typer.Argument(help="Portfolio file to
         orgs = load_portfolio(file)
     except PortfolioError as exc:
         for problem in exc.problems:
-            console.print(f"[red]error[/]: {problem}", highlight=False)
+            console.print(f"[red]error[/]: {escape(str(problem))}", highlight=False)
         raise typer.Exit(2) from None
     domains = {d.name for org in orgs for d in org.domains}
     out.print(f"{file}: {len(orgs)} organisations, {len(domains)} distinct domains: OK")
@@ -597,6 +641,8 @@ def lab_up(
         raise InputError("lab up: give --size or --domains, not both")
     if size is None and domains is None:
         size = 200
+    if _lab_dir(lab_dir).exists() and not _lab_dir(lab_dir).is_dir():
+        raise InputError(f"--dir '{_lab_dir(lab_dir)}': a file, not a folder")
     with progress_bar() as bar:
         tasks: dict[str, Any] = {}
 
@@ -606,6 +652,12 @@ def lab_up(
             bar.update(tasks[stage], completed=done, total=total or None)
 
         info = up(_lab_dir(lab_dir), seed=seed, size=size, domains=domains, progress=progress)
+    if info.replaced:
+        console.print(
+            f"[yellow]stopped the lab that was running in {info.replaced}: one lab per machine (fixed "
+            "addresses)[/]",
+            highlight=False,
+        )
     console.print(f"lab up in {_lab_dir(lab_dir)}: {info.domains} domains, resolver {info.resolver}")
     out.print(str(_lab_dir(lab_dir)))
 
@@ -624,6 +676,8 @@ def lab_status(lab_dir: LabDirOpt = None) -> None:
     """Show which lab servers run, and the world they serve."""
     from souverain.lab import status
 
+    if not (_lab_dir(lab_dir) / "lab.json").is_file():
+        raise InputError(f"lab '{_lab_dir(lab_dir)}': no lab there; start it with: souverain lab up")
     out.print_json(orjson.dumps(status(_lab_dir(lab_dir)), default=str).decode())
 
 
@@ -644,13 +698,15 @@ def kb_update(
     from souverain.kb.update import SOURCES, update_tables
     from souverain.scan.run import net_config_from
 
-    config: dict[str, Any] = {"resolver": resolver, "ca_file": str(ca_file) if ca_file else None}
+    config: dict[str, Any] = {"resolver": _resolver_opt(resolver), "ca_file": _ca_file_opt(ca_file)}
     names = [n.strip() for n in only.split(",")] if only else []
     if lab:
         from souverain.lab.kbfiles import DATA_HOSTS
 
         info = _lab_info(lab_dir)
-        config.update(resolver=resolver or info["resolver"], ca_file=config["ca_file"] or info["ca_file"])
+        config.update(
+            resolver=config["resolver"] or info["resolver"], ca_file=config["ca_file"] or info["ca_file"]
+        )
         served = {name for name, *_ in DATA_HOSTS.values()}
         names = names or [s.name for s in SOURCES if s.name in served]
     target = out_dir or home() / "kb" / "networks"
@@ -703,7 +759,8 @@ def lab_accuracy(
     """Precision and recall of the run's attribution per role against the lab's truth.json (JSON)."""
     from souverain.lab.accuracy import grade
 
-    db = _store(store)
+    _run_arg(run)
+    db = _store(store, existing=True)
     run_id = _run_id(db, run)
     info = db.run(run_id)
     lab = (
@@ -724,13 +781,14 @@ def lab_accuracy(
 
 def main() -> None:
     gc.set_threshold(*GC_THRESHOLDS)  # batch work: the collector's default passes cost ~15 % (processes.py)
+    redeliver_lost_interrupts()
     debug = "--debug" in sys.argv
     try:
         app()
     except SouverainError as exc:
         if debug:
             raise
-        console.print(f"[red]error[/]: {exc}", highlight=False)
+        console.print(f"[red]error[/]: {escape(str(exc))}", highlight=False)
         sys.exit(2 if isinstance(exc, InputError) else 1)
     except KeyboardInterrupt:
         if debug:
@@ -742,7 +800,7 @@ def main() -> None:
             raise
         console.print(
             f"[red]internal error[/] (a bug in souverain, please report it): {type(exc).__name__}: "
-            f"{exc} — rerun with --debug for the traceback",
+            f"{escape(str(exc))} — rerun with --debug for the traceback",
             highlight=False,
         )
         sys.exit(70)

@@ -3,11 +3,23 @@ registers, which ``souverain.cli`` imports in turn)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-__all__ = ["StoreOpt"]
+from souverain.errors import InputError
+
+__all__ = ["StoreOpt", "out_folder"]
+
+
+def out_folder(value: str) -> Path:
+    """Parser of the ``--out`` folders: an empty value (an unset variable in a script) is an error, not the
+    current directory."""
+    if not value.strip():
+        raise InputError("--out '': empty; give the folder to write into ('.' for the current one)")
+    return Path(value)
+
 
 StoreOpt = Annotated[
     str | None,

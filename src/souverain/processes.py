@@ -8,16 +8,47 @@ import ctypes
 import gc
 import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
+from typing import Any
 
-__all__ = ["GC_THRESHOLDS", "available_cores", "die_with_parent", "scan_gc", "tune_gc"]
+__all__ = [
+    "GC_THRESHOLDS",
+    "available_cores",
+    "die_with_parent",
+    "redeliver_lost_interrupts",
+    "scan_gc",
+    "tune_gc",
+]
 
 
 def die_with_parent() -> None:
     """Ask Linux to kill this process if its parent dies (kill -9 included); best effort elsewhere."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def redeliver_lost_interrupts() -> None:
+    """Make a Ctrl-C that lands in a finaliser count.
+
+    Python raises ``KeyboardInterrupt`` wherever the main thread is when SIGINT arrives; inside a finaliser (a
+    ``__del__`` or a weakref callback the garbage collector runs — SQLAlchemy has some) the exception is
+    "ignored": printed, then lost, and the command went on — a scan interrupted 1.3 s after its start ran to
+    its end. The hook sends SIGINT again instead, from another thread 50 ms later, once the finaliser is over
+    (sent at once, it would be raised inside the hook and lost again): the current handler then sees it (the
+    default one raises ``KeyboardInterrupt``; a running scan's event loop stops its scan)."""
+    previous = sys.unraisablehook
+
+    def hook(unraisable: Any) -> None:
+        if unraisable.exc_type is KeyboardInterrupt:
+            again = threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT))
+            again.daemon = True
+            again.start()
+            return
+        previous(unraisable)
+
+    sys.unraisablehook = hook
 
 
 def available_cores() -> int:

@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 
 from cli_runner import run_cli as souverain
+from souverain.store import Store
 
 COMMANDS = [
     [],
@@ -33,14 +34,27 @@ def test_help_everywhere(command: list[str], tmp_path: Path) -> None:
     assert "Usage" in result.stdout
 
 
+EXAMPLE = str(Path(__file__).resolve().parents[2] / "examples" / "portfolio.yaml")
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["scan", "missing.yaml"], "missing.yaml: file not found"),
+        # an empty value (an unset variable in a script) is not "the default": the system's resolver would
+        # take the lab's questions to the internet, the current folder would receive a report
+        (["scan", EXAMPLE, "--resolver", ""], "--resolver '': empty"),
+        (["report", "1", "--out", ""], "--out '': empty"),
+        (["scan", EXAMPLE, "--ca-file", EXAMPLE], "not a PEM trust store"),
+        (["scan", EXAMPLE, "--only", ",,"], "--only ',,': no probe named"),
+        (["lab", "status", "--dir", "nolab"], "no lab there"),
+        (["lab", "up", "--dir", EXAMPLE], "a file, not a folder"),
+        (["import-evidence", "."], "a folder, not a file"),
         (["scan"], "a portfolio file is required"),
         (["scan", "--resume", "7"], "run 7: no such run"),
         (["report", "abc", "--out", "r"], "RUN 'abc': expected a run id"),
-        (["report", "latest", "--out", "r"], "the store has no run yet"),
+        (["report", "latest", "--out", "r"], "souverain.db': no such file (nothing scanned into it yet"),
+        (["runs"], "souverain.db': no such file (nothing scanned into it yet"),
         (["scan", "--lab", "--dir", "nolab"], "no lab there"),
         (["portfolio", "check", "missing.csv"], "missing.csv: file not found"),
     ],
@@ -51,6 +65,13 @@ def test_bad_input_is_one_clear_line(args: list[str], message: str, tmp_path: Pa
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_error_text_in_square_brackets_is_printed_as_written(tmp_path: Path) -> None:
+    """Messages quote the user's input: rich markup in it (``[bold]``, ``[/]``) is shown, not applied."""
+    result = souverain("scan", "missing[bold]x[/].yaml", home=tmp_path)
+    assert result.returncode == 2
+    assert "missing[bold]x[/].yaml: file not found" in result.stderr
 
 
 def test_a_portfolio_with_several_problems_is_one_line_that_says_how_to_list_them(tmp_path: Path) -> None:
@@ -146,8 +167,12 @@ def test_store_option_takes_a_url_or_a_file(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert as_url.is_file() and list((tmp_path / "work").iterdir()) == []
     done = souverain("runs", "--store", "by-file.db", home=tmp_path, cwd=tmp_path / "work")
+    # a command that reads runs does not create a missing store (it would show an empty table)
+    assert done.returncode == 2 and "store 'by-file.db': no such file" in done.stderr, done.stderr
+    assert list((tmp_path / "work").iterdir()) == []
+    Store(tmp_path / "work" / "by-file.db").close()
+    done = souverain("runs", "--store", "by-file.db", home=tmp_path, cwd=tmp_path / "work")
     assert done.returncode == 0, done.stderr
-    assert (tmp_path / "work" / "by-file.db").is_file()
     done = souverain("runs", "--store", "postgresql+psycopg://nobody@127.0.0.1:1/none", home=tmp_path)
     assert done.returncode == 1 and "store 'postgresql+psycopg://nobody@127.0.0.1:1/none'" in done.stderr
     done = souverain("runs", "--store", "postgresql+psycopg://u:secret@127.0.0.1:1/none", home=tmp_path)

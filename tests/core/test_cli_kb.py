@@ -11,6 +11,7 @@ from cli_runner import run_cli as souverain
 from souverain.kb.check import consistency_problems
 from souverain.kb.load import load_kb
 from souverain.kb.model import ROLES
+from souverain.store import Store
 
 
 def test_shipped_kb_is_consistent_and_covers_the_field() -> None:
@@ -94,6 +95,7 @@ def test_kb_show_lists_french_registrations(tmp_path: Path) -> None:
     (["reassess", "9"], "run 9"),
 ])  # fmt: skip
 def test_kb_commands_bad_input(args: list[str], message: str, tmp_path: Path) -> None:
+    Store(tmp_path / "souverain.db").close()  # an empty store: `reassess 9` is then about the run
     result = souverain(*args, home=tmp_path)
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr

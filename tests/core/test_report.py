@@ -179,3 +179,38 @@ def test_report_marks_domains_scanned_by_an_overloaded_scanner(tmp_path: Path) -
     store.record_targets([(other, t.id, "ok", 0.0, 1.0, []) for t in (c, d)])
     build_report(store, other, tmp_path / "r2")
     assert HTMLParser((tmp_path / "r2" / "index.html").read_text()).css_first("#scanner-load") is None
+
+
+def test_a_shared_domain_shows_each_body_its_own_roles(tmp_path: Path) -> None:
+    """A domain two bodies list is scanned once, for the roles of both; each body's page keeps its own."""
+    other = Organisation(
+        "200000016", "EPCI B", "epci", Territory(None, "37", "24"), (Domain("a.fr", frozenset({"mail"})),)
+    )
+    store = Store(tmp_path / "s.db")
+    run_id = store.create_run("p.yaml", [ORG, other], {})
+    store.record_targets([(run_id, t.id, "ok", 0.0, 1.0, []) for t in store.targets(run_id)])
+    assert {t.domain: t.roles for t in store.targets(run_id)}["a.fr"] == {"web", "mail"}  # scanned for both
+    out = tmp_path / "report"
+    build_report(store, run_id, out)
+    roles = {
+        siren: {
+            d["domain"]: d["roles"]
+            for d in json.loads((out / "orgs" / f"{siren}.json").read_text())["domains"]
+        }
+        for siren in ("213700016", "200000016")
+    }
+    assert roles == {"213700016": {"a.fr": ["mail", "web"], "b.fr": ["web"]}, "200000016": {"a.fr": ["mail"]}}
+
+
+def test_a_report_written_over_another_leaves_no_page_of_it(tmp_path: Path) -> None:
+    store, run_id = make_run(tmp_path)
+    out = tmp_path / "report"
+    (out / "orgs").mkdir(parents=True)
+    for name in ("200000016.json", "200000016.html", "notes.txt"):  # an earlier report's page; a user's file
+        (out / "orgs" / name).write_text("old")
+    build_report(store, run_id, out)
+    assert sorted(p.name for p in (out / "orgs").iterdir()) == [
+        "213700016.html",
+        "213700016.json",
+        "notes.txt",
+    ]

@@ -26,15 +26,19 @@ __all__ = ["import_observations", "read_observations"]
 
 def read_observations(path: Path) -> list[tuple[int, Observation, dict[str, Any]]]:
     """(line number, observation, raw object) of every line; raises InputError listing every problem."""
-    if not path.is_file():
-        raise InputError(f"{path}: file not found")
+    if path.is_dir():
+        raise InputError(f"{path}: a folder, not a file")
     problems: list[str] = []
     rows: list[tuple[int, Observation, dict[str, Any]]] = []
     seen: dict[str, int] = {}
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found") from None
     except UnicodeDecodeError:
         raise InputError(f"{path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue

@@ -56,6 +56,7 @@ class LabInfo:
     domains: int
     services: dict[str, Any] = field(default_factory=dict)
     elapsed_s: float = 0.0
+    replaced: str | None = None  # the folder of another lab that was running, stopped (fixed addresses)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -119,8 +120,10 @@ def up(
     if domains is not None:
         size = None
     bins = {n: servers.binary(n) for n in servers.BINARIES}
-    other = _current_lab()
+    other, replaced = _current_lab(), None
     if other is not None and other != lab:
+        if any(servers.alive(other / "run" / f"{name}.pid", _marker(other)) for name in SERVICES):
+            replaced = str(other)
         down(other)  # one lab per machine: its addresses are fixed
     down(lab)
     _check_free(RESOLVER, 53)
@@ -153,6 +156,7 @@ def up(
         seed=seed,
         size=len(world.orgs),
         domains=len(world.domains),
+        replaced=replaced,
     )
     info.services = {
         "resolver": {"address": f"{RESOLVER}:53"},

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from souverain.cliopts import StoreOpt
+from souverain.cliopts import StoreOpt, out_folder
 from souverain.errors import SouverainError
 
 __all__ = ["export"]
@@ -15,7 +15,9 @@ __all__ = ["export"]
 
 def export(
     run: Annotated[str, typer.Argument(help="Run id, or 'latest'.")],
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the open data into.")],
+    out_dir: Annotated[
+        Path, typer.Option("--out", parser=out_folder, help="Folder to write the open data into.")
+    ],
     store: StoreOpt = None,
     procurement: Annotated[
         Path | None,
@@ -38,7 +40,8 @@ def export(
     if procurement is None and default_db_path().is_file():
         procurement = default_db_path()
     extra = extra_tables(procurement) if procurement is not None else {}
-    db = cli._store(store)
+    cli._run_arg(run)
+    db = cli._store(store, existing=True)
     run_id = cli._run_id(db, run)
     info = db.run(run_id)
     try:

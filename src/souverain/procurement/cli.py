@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 
+from souverain.cliopts import out_folder
 from souverain.errors import InputError
 
 __all__ = ["procurement_app"]
@@ -146,7 +147,10 @@ def shares_cmd(
 @procurement_app.command("report")
 def report_cmd(
     out_dir: Annotated[
-        Path, typer.Option("--out", help="Folder to write index.html and procurement.json into.")
+        Path,
+        typer.Option(
+            "--out", parser=out_folder, help="Folder to write index.html and procurement.json into."
+        ),
     ],
     db: DbOpt = None,
 ) -> None:

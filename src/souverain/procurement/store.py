@@ -29,7 +29,7 @@ import duckdb
 
 from souverain.errors import InputError, StoreError
 
-__all__ = ["SCHEMA_VERSION", "STAGING_COLUMNS", "connect", "load_rows", "meta", "set_meta"]
+__all__ = ["SCHEMA_VERSION", "STAGING_COLUMNS", "connect", "is_duckdb", "load_rows", "meta", "set_meta"]
 
 SCHEMA_VERSION = "1"
 
@@ -97,6 +97,16 @@ CREATE TABLE IF NOT EXISTS legal_units (siren VARCHAR PRIMARY KEY, legal_categor
 """
 
 
+def is_duckdb(path: Path) -> bool:
+    """DuckDB's file header: a checksum (8 bytes), then the magic ``DUCK``; an empty file is a new one."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(12)
+    except OSError:
+        return True  # let DuckDB report it
+    return not head or head[8:12] == b"DUCK"
+
+
 def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open (and create) the database; bounded memory, two threads, schema checked."""
     path = path.expanduser()
@@ -106,6 +116,10 @@ def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection
         )
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_file() and not is_duckdb(path):
+        raise InputError(
+            f"--db '{path}': not a DuckDB database (the file made by souverain procurement ingest)"
+        )
     try:
         con = duckdb.connect(str(path), read_only=read_only)
     except duckdb.Error as exc:

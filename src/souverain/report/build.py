@@ -6,6 +6,7 @@ outside the report folder.
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from collections import Counter
@@ -169,9 +170,12 @@ def build_report(
         policy = load_policy()
     assessed = store.org_assessments_of(assessment["id"]) if assessment else {}
     for index, org in enumerate(orgs, start=1):
-        org_targets = [by_domain[d.name] for d in org.domains if d.name in by_domain]
+        pairs = [(d, by_domain[d.name]) for d in org.domains if d.name in by_domain]
+        org_targets = [t for _, t in pairs]
         evidence = store.evidence_for([t.id for t in org_targets])
-        domains = [_domain_view(t, evidence[t.id]) for t in org_targets]
+        # the roles this organisation declared: a domain shared with another body is scanned once, for the
+        # roles of both, but each body's page shows its own
+        domains = [_domain_view(t, evidence[t.id], d.roles) for d, t in pairs]
         deps = [d for t in org_targets for d in deps_by_target.get(t.id, [])] + deps_by_siren.get(
             org.siren, []
         )
@@ -212,12 +216,24 @@ def build_report(
     }
     if procurement_db is not None:
         run_doc["procurement"] = _procurement(procurement_db, out_dir / "procurement")
+    _remove_stale_pages(out_dir / "orgs", {org.siren for org in orgs})
     _write_json(out_dir / "run.json", run_doc)
     (out_dir / "index.html").write_text(
         env.get_template("index.html.j2").render(run=run, run_doc=run_doc, rows=rows, version=__version__),
         encoding="utf-8",
     )
     return ReportResult(out_dir, len(orgs), len(targets))
+
+
+_ORG_PAGE = re.compile(r"[0-9]{9}\.(?:json|html)")
+
+
+def _remove_stale_pages(orgs_dir: Path, sirens: set[str]) -> None:
+    """Remove the organisation pages an earlier report left in the same folder (another run, other bodies):
+    only files named like this report's own (``<SIREN>.json``, ``<SIREN>.html``)."""
+    for path in orgs_dir.iterdir():
+        if _ORG_PAGE.fullmatch(path.name) and path.name[:9] not in sirens and path.is_file():
+            path.unlink()
 
 
 def _procurement(db_path: Path, out_dir: Path) -> dict[str, Any]:
@@ -242,10 +258,10 @@ def _procurement(db_path: Path, out_dir: Path) -> dict[str, Any]:
     }
 
 
-def _domain_view(target: TargetRow, evidence: list[Any]) -> dict[str, Any]:
+def _domain_view(target: TargetRow, evidence: list[Any], roles: frozenset[str]) -> dict[str, Any]:
     return {
         "domain": target.domain,
-        "roles": sorted(target.roles),
+        "roles": sorted(roles),
         "status": target.status,
         "duration_ms": target.duration_ms,
         "loop_lag_ms": target.loop_lag_ms,

@@ -7,10 +7,12 @@ bounds the work per target and never lets one target stop the others.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any
 
 from souverain.evidence import Evidence, Status
@@ -19,7 +21,7 @@ from souverain.probes import run_target
 from souverain.scan.memory import heap_trimmer
 from souverain.store.rows import BUSY_MS, TargetRow
 
-__all__ = ["LoadMonitor", "TargetResult", "loop_factory", "scan_shard", "target_status"]
+__all__ = ["LoadMonitor", "QuietWhenStopping", "TargetResult", "loop_factory", "scan_shard", "target_status"]
 
 _GRACE_S = 5.0
 SLOW_START = 8
@@ -33,6 +35,31 @@ def loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
     except ImportError:  # pragma: no cover - uvloop is a pinned dependency; fall back if it is absent
         return asyncio.new_event_loop
     return uvloop.new_event_loop
+
+
+class QuietWhenStopping(logging.Filter):
+    """While in use (``with``), drops asyncio's log records once the scan's main task (``task``) is being
+    cancelled — Ctrl-C, SIGTERM — or has ended. Closing the connections still open then makes asyncio and
+    uvloop log "Fatal error on SSL protocol" with a traceback for each: noise about the interruption, printed
+    under the command's one-line message, not errors of the scan. Until then asyncio's reports go through
+    (they would be bugs)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.task: asyncio.Task[Any] | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        task = self.task
+        return task is None or not (task.done() or task.cancelling())
+
+    def __enter__(self) -> QuietWhenStopping:
+        logging.getLogger("asyncio").addFilter(self)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        logging.getLogger("asyncio").removeFilter(self)
 
 
 @dataclass(slots=True)

@@ -14,7 +14,7 @@ from typing import Any
 from souverain.errors import InputError
 from souverain.net import Net, NetConfig
 from souverain.processes import scan_gc
-from souverain.scan.engine import TargetResult, loop_factory, scan_shard
+from souverain.scan.engine import QuietWhenStopping, TargetResult, loop_factory, scan_shard
 from souverain.scan.workers import scan_in_processes
 from souverain.store import Store, TargetRow, Writer
 from souverain.store.db import RecordedTarget
@@ -140,8 +140,10 @@ def run_scan(
         if on_result is not None:
             on_result(result)
 
+    quiet = QuietWhenStopping()
+
     async def main() -> None:
-        task = asyncio.current_task()
+        task = quiet.task = asyncio.current_task()
         loop = asyncio.get_running_loop()
         if task is not None:
             loop.add_signal_handler(signal.SIGTERM, task.cancel)
@@ -163,7 +165,7 @@ def run_scan(
     workers = max(1, min(workers, len(pending)))
     try:
         if workers == 1:
-            with scan_gc(), asyncio.Runner(loop_factory=loop_factory()) as runner:
+            with scan_gc(), quiet, asyncio.Runner(loop_factory=loop_factory()) as runner:
                 runner.run(main())
         else:
             previous = signal.signal(signal.SIGTERM, _raise_interrupt)

@@ -16,7 +16,7 @@ import orjson
 from souverain.evidence import Evidence, Status
 from souverain.net import Net, NetConfig
 from souverain.processes import die_with_parent, tune_gc
-from souverain.scan.engine import TargetResult, loop_factory, scan_shard
+from souverain.scan.engine import QuietWhenStopping, TargetResult, loop_factory, scan_shard
 from souverain.store.rows import TargetRow
 
 __all__ = ["scan_in_processes"]
@@ -69,7 +69,10 @@ def _worker(
     config["dkim_selectors"] = tuple(config["dkim_selectors"])
     net_config = NetConfig(**config)
 
+    quiet = QuietWhenStopping()
+
     async def main() -> None:
+        quiet.task = asyncio.current_task()
         async with Net(net_config) as net:
             await scan_shard(
                 rows,
@@ -82,7 +85,7 @@ def _worker(
 
     tune_gc()
     try:
-        with asyncio.Runner(loop_factory=loop_factory()) as runner:
+        with quiet, asyncio.Runner(loop_factory=loop_factory()) as runner:
             runner.run(main())
     except KeyboardInterrupt:
         return

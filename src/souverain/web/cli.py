@@ -67,12 +67,19 @@ def serve(
         store=db.url,
         home=home,
         lab_dir=lab_path,
-        resolver=resolver,
+        resolver=cli._resolver_opt(resolver),
         https=https,
         procurement=procurement,
     )
     if procurement is not None and not procurement.is_file():
         raise InputError(f"--procurement '{procurement}': no such file (run souverain procurement ingest)")
+    if procurement is not None:
+        from souverain.procurement.store import is_duckdb
+
+        if not is_duckdb(procurement):
+            raise InputError(
+                f"--procurement '{procurement}': not a DuckDB database (made by souverain procurement ingest)"
+            )
     if secret:
         settings.secret = secret
     current = Observatory(db, home).current()
@@ -143,7 +150,7 @@ def token_list(store: StoreOpt = None) -> None:
     table = Table()
     for column in ("id", "name", "per minute", "created", "last used", "revoked"):
         table.add_column(column)
-    for t in cli._store(store).api_token_list():
+    for t in cli._store(store, existing=True).api_token_list():
         table.add_row(
             str(t["id"]),
             t["name"],
@@ -163,7 +170,7 @@ def token_revoke(
     """Revoke an API token."""
     from souverain import cli
 
-    if not cli._store(store).revoke_api_token(token_id):
+    if not cli._store(store, existing=True).revoke_api_token(token_id):
         raise InputError(f"TOKEN_ID {token_id}: no such active token")
     cli.console.print(f"token {token_id} revoked")
 
