@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import ipaddress
+import re
 import time
 from functools import lru_cache
 from pathlib import Path
@@ -142,6 +143,15 @@ def verify_chain(chain: list[bytes], host: str, store: Store | None) -> tuple[bo
     return result
 
 
+_PROCESSING = re.compile(r"\(encountered processing <Certificate\(subject=<Name\((.*?)\)>, \.\.\.\)>\)")
+
+
+def verification_message(exc: VerificationError) -> str:
+    """cryptography's message without the Python repr it embeds: ``(encountered processing
+    <Certificate(subject=<Name(CN=x)>, ...)>)`` becomes ``(certificate CN=x)``; shown in reports."""
+    return _PROCESSING.sub(r"(certificate \1)", str(exc))[:300]
+
+
 def _verify_chain(chain: list[bytes], host: str, store: Store) -> tuple[bool | None, str | None]:
     try:
         leaf = _load(chain[0])
@@ -160,7 +170,7 @@ def _verify_chain(chain: list[bytes], host: str, store: Store) -> tuple[bool | N
         verifier = PolicyBuilder().store(store).time(now).build_server_verifier(subject)
         verifier.verify(leaf, intermediates)
     except VerificationError as exc:
-        return False, str(exc)[:300]
+        return False, verification_message(exc)
     except ValueError as exc:
         return False, f"{exc}"[:300]
     return True, None
