@@ -227,39 +227,48 @@ def scan(
     config["resolver"] = net_config.resolver
     if resume is None:
         run_id = db.create_run(str(portfolio), orgs, config)
-        console.print(f"run [bold]{run_id}[/]: {len(orgs)} organisations, resolver {net_config.resolver}")
-        del orgs  # stored with the run; ~10 KB per organisation would otherwise be held through the scan
-        gc.collect()
-        trim_heap()
-    context = stream = None
-    with contextlib.suppress(SouverainError):  # reported after the scan: the evidence is worth collecting
-        context = _attribution_context(config)
-    if context is not None and resume is None:  # a resumed run is attributed from its stored evidence
-        from souverain.attribution.run import StreamedAttribution
+    try:  # a Ctrl-C before run_scan takes care of it (KB loading…) still leaves the run resumable
+        if resume is None:
+            console.print(f"run [bold]{run_id}[/]: {len(orgs)} organisations, resolver {net_config.resolver}")
+            del orgs  # stored with the run; ~10 KB per organisation would otherwise be held through the scan
+            gc.collect()
+            trim_heap()
+        context = stream = None
+        with contextlib.suppress(SouverainError):  # reported after the scan: the evidence is worth collecting
+            context = _attribution_context(config)
+        if context is not None and resume is None:  # a resumed run is attributed from its stored evidence
+            from souverain.attribution.run import StreamedAttribution
 
-        stream = StreamedAttribution(db, run_id, *context)
+            stream = StreamedAttribution(db, run_id, *context)
 
-    with progress_bar() as bar:
-        task = bar.add_task(f"scan run {run_id}", total=None)
+        with progress_bar() as bar:
+            task = bar.add_task(f"scan run {run_id}", total=None)
 
-        def on_start(pending: int, total: int) -> None:
-            bar.update(task, total=total, completed=total - pending)
+            def on_start(pending: int, total: int) -> None:
+                bar.update(task, total=total, completed=total - pending)
 
-        try:
-            summary = run_scan(
-                db,
-                run_id,
-                net_config,
-                ScanOptions(
-                    concurrency=concurrency, target_budget_s=target_budget, only=probes, workers=workers
-                ),
-                on_start=on_start,
-                on_result=lambda _r: bar.advance(task),
-                on_batch=stream.add if stream is not None else None,
-            )
-        except ScanInterrupted as exc:
-            console.print(f"[yellow]{exc}[/]")
-            raise typer.Exit(130) from None
+            try:
+                summary = run_scan(
+                    db,
+                    run_id,
+                    net_config,
+                    ScanOptions(
+                        concurrency=concurrency, target_budget_s=target_budget, only=probes, workers=workers
+                    ),
+                    on_start=on_start,
+                    on_result=lambda _r: bar.advance(task),
+                    on_batch=stream.add if stream is not None else None,
+                )
+            except ScanInterrupted as exc:
+                console.print(f"[yellow]{exc}[/]")
+                raise typer.Exit(130) from None
+    except KeyboardInterrupt:
+        db.set_run_status(run_id, "interrupted")
+        console.print(
+            f"[yellow]run {run_id} interrupted before its scan started; resume with: souverain scan "
+            f"--resume {run_id}[/]"
+        )
+        raise typer.Exit(130) from None
     table = Table(title=f"run {run_id}: {summary.scanned} domains in {summary.seconds:.1f}s")
     table.add_column("status")
     table.add_column("domains", justify="right")
@@ -795,6 +804,17 @@ def main() -> None:
             raise
         console.print("[yellow]interrupted[/]")
         sys.exit(130)
+    except SystemExit as exc:
+        # typer turns a Ctrl-C it sees into a silent exit 130: say so (the scan says more itself, and
+        # raises its own exit, which does not come from a KeyboardInterrupt)
+        context = exc.__context__
+        if (
+            exc.code == 130
+            and isinstance(context, typer.Exit)
+            and isinstance(context.__cause__, KeyboardInterrupt)
+        ):
+            console.print("[yellow]interrupted[/]")
+        raise
     except Exception as exc:
         if debug:
             raise

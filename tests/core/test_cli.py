@@ -179,3 +179,54 @@ def test_store_option_takes_a_url_or_a_file(tmp_path: Path) -> None:
     assert done.returncode == 1 and "u:***@127.0.0.1" in done.stderr and "secret" not in done.stderr
     done = souverain("runs", "--store", "mysql://u@h/db", home=tmp_path)
     assert done.returncode == 1 and "store 'mysql://u@h/db': no driver for this database here" in done.stderr
+
+
+def test_ctrl_c_before_the_scan_starts_leaves_a_resumable_run_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A Ctrl-C after the run is created but before the scan takes care of it (here: while the KB loads)
+    marked nothing and printed nothing (typer turns it into a silent exit 130): the run stayed `running`."""
+    import sys
+
+    from souverain import cli
+
+    def interrupted(*_args: object, **_kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    store = tmp_path / "s.db"
+    monkeypatch.setattr(cli, "_attribution_context", interrupted)
+    monkeypatch.setenv("SOUVERAIN_HOME", str(tmp_path))
+    monkeypatch.setattr(
+        sys, "argv", ["souverain", "scan", EXAMPLE, "--resolver", "127.0.0.1", "--store", str(store)]
+    )
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    assert exited.value.code == 130
+    err = " ".join(capsys.readouterr().err.split())
+    assert "run 1 interrupted before its scan started; resume with: souverain scan --resume 1" in err
+    reopened = Store(store)
+    assert reopened.run(1).status == "interrupted"
+    reopened.close()
+
+
+def test_ctrl_c_anywhere_else_says_interrupted(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    import typer
+
+    from souverain import cli
+
+    app = typer.Typer()
+
+    @app.command()
+    def slow() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "app", app)
+    monkeypatch.setattr(sys, "argv", ["souverain"])
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    assert exited.value.code == 130
+    assert capsys.readouterr().err.strip() == "interrupted"
