@@ -261,14 +261,14 @@ def scan(
                 )
             except ScanInterrupted as exc:
                 console.print(f"[yellow]{exc}[/]")
-                raise typer.Exit(130) from None
+                sys.exit(130)
     except KeyboardInterrupt:
         db.set_run_status(run_id, "interrupted")
         console.print(
             f"[yellow]run {run_id} interrupted before its scan started; resume with: souverain scan "
             f"--resume {run_id}[/]"
         )
-        raise typer.Exit(130) from None
+        sys.exit(130)
     table = Table(title=f"run {run_id}: {summary.scanned} domains in {summary.seconds:.1f}s")
     table.add_column("status")
     table.add_column("domains", justify="right")
@@ -788,12 +788,38 @@ def lab_accuracy(
     out.print_json(orjson.dumps(result).decode())
 
 
+def _run_app() -> int:
+    """Run the command line; its exit code. typer runs in non-standalone mode so that a usage error (an
+    option out of range, a missing argument) is one line like every other error, not typer's boxed usage
+    text, and a Ctrl-C that typer sees (it turns it into exit 130, silently) is said."""
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError  # typer's own click
+
+    try:
+        code = app(standalone_mode=False, prog_name="souverain")
+    except NoArgsIsHelpError as exc:  # a command group alone (`souverain lab`): its help
+        exc.show()
+        return exc.exit_code
+    except UsageError as exc:
+        see = f" (see: {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
+        console.print(f"[red]error[/]: {escape(exc.format_message())}{see}", highlight=False)
+        return exc.exit_code
+    except ClickException as exc:
+        console.print(f"[red]error[/]: {escape(exc.format_message())}", highlight=False)
+        return exc.exit_code
+    except typer.Abort:
+        console.print("[yellow]aborted[/]")
+        return 1
+    if code == 130:  # typer's conversion of a KeyboardInterrupt (the scan exits with its own message)
+        console.print("[yellow]interrupted[/]")
+    return code if isinstance(code, int) else 0
+
+
 def main() -> None:
     gc.set_threshold(*GC_THRESHOLDS)  # batch work: the collector's default passes cost ~15 % (processes.py)
     redeliver_lost_interrupts()
     debug = "--debug" in sys.argv
     try:
-        app()
+        code = _run_app()
     except SouverainError as exc:
         if debug:
             raise
@@ -804,17 +830,6 @@ def main() -> None:
             raise
         console.print("[yellow]interrupted[/]")
         sys.exit(130)
-    except SystemExit as exc:
-        # typer turns a Ctrl-C it sees into a silent exit 130: say so (the scan says more itself, and
-        # raises its own exit, which does not come from a KeyboardInterrupt)
-        context = exc.__context__
-        if (
-            exc.code == 130
-            and isinstance(context, typer.Exit)
-            and isinstance(context.__cause__, KeyboardInterrupt)
-        ):
-            console.print("[yellow]interrupted[/]")
-        raise
     except Exception as exc:
         if debug:
             raise
@@ -824,6 +839,7 @@ def main() -> None:
             highlight=False,
         )
         sys.exit(70)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

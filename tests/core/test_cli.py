@@ -50,6 +50,10 @@ EXAMPLE = str(Path(__file__).resolve().parents[2] / "examples" / "portfolio.yaml
         (["lab", "status", "--dir", "nolab"], "no lab there"),
         (["lab", "up", "--dir", EXAMPLE], "a file, not a folder"),
         (["import-evidence", "."], "a folder, not a file"),
+        # typer's usage errors too: one line, not its boxed usage text
+        (["scan", EXAMPLE, "--concurrency", "0"], "Invalid value for '--concurrency'"),
+        (["report"], "Missing argument 'run'. (see: souverain report --help)"),
+        (["nosuch"], "No such command 'nosuch'"),
         (["scan"], "a portfolio file is required"),
         (["scan", "--resume", "7"], "run 7: no such run"),
         (["report", "abc", "--out", "r"], "RUN 'abc': expected a run id"),
@@ -150,13 +154,14 @@ def test_main_runs_commands_with_the_batch_gc_thresholds(monkeypatch: pytest.Mon
     from souverain.processes import GC_THRESHOLDS
 
     seen: list[tuple[int, ...]] = []
-    monkeypatch.setattr(cli, "app", lambda: seen.append(gc.get_threshold()))
+    monkeypatch.setattr(cli, "app", lambda **_options: seen.append(gc.get_threshold()))
     previous = gc.get_threshold()
     try:
-        cli.main()
+        with pytest.raises(SystemExit) as exited:
+            cli.main()
     finally:
         gc.set_threshold(*previous)
-    assert seen == [GC_THRESHOLDS]
+    assert seen == [GC_THRESHOLDS] and exited.value.code == 0
 
 
 def test_store_option_takes_a_url_or_a_file(tmp_path: Path) -> None:
