@@ -685,8 +685,7 @@ def lab_status(lab_dir: LabDirOpt = None) -> None:
     """Show which lab servers run, and the world they serve."""
     from souverain.lab import status
 
-    if not (_lab_dir(lab_dir) / "lab.json").is_file():
-        raise InputError(f"lab '{_lab_dir(lab_dir)}': no lab there; start it with: souverain lab up")
+    _lab_info(lab_dir)  # a folder without a lab is an error, not a document of nulls
     out.print_json(orjson.dumps(status(_lab_dir(lab_dir)), default=str).decode())
 
 
