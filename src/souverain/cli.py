@@ -88,6 +88,22 @@ def _ca_file_opt(path: Path | None) -> str | None:
     return str(path)
 
 
+def _procurement_opt(path: Path | None) -> Path | None:
+    """``--procurement``: an ingested DECP database; when not given, the default one if it exists."""
+    from souverain.procurement import default_db_path
+    from souverain.procurement.store import is_duckdb
+
+    if path is None:
+        return default_db_path() if default_db_path().is_file() else None
+    if not path.is_file():
+        raise InputError(f"--procurement '{path}': no such file (run souverain procurement ingest)")
+    if not is_duckdb(path):
+        raise InputError(
+            f"--procurement '{path}': not a DuckDB database (made by souverain procurement ingest)"
+        )
+    return path
+
+
 def _store(value: str | Path | None, *, existing: bool = False) -> Any:
     """The store named by ``--store`` (a file or a SQLAlchemy URL: ``Store`` tells them apart). With
     ``existing`` (commands that read runs), a SQLite file that does not exist is an error, not created."""
@@ -545,13 +561,9 @@ def report(
     ] = None,
 ) -> None:
     """Write the HTML + JSON report of a run (and of the procurement pillar when DECP were ingested)."""
-    from souverain.procurement import default_db_path
     from souverain.report import build_report
 
-    if procurement is not None and not procurement.is_file():
-        raise InputError(f"--procurement '{procurement}': no such file (run souverain procurement ingest)")
-    if procurement is None and default_db_path().is_file():
-        procurement = default_db_path()
+    procurement = _procurement_opt(procurement)
     _run_arg(run)
     db = _store(store, existing=True)
     run_id = _run_id(db, run)

@@ -18,7 +18,10 @@ def out_folder(value: str) -> Path:
     current directory."""
     if not value.strip():
         raise InputError("--out '': empty; give the folder to write into ('.' for the current one)")
-    return Path(value)
+    path = Path(value)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"--out '{value}': a file, not a folder")
+    return path
 
 
 StoreOpt = Annotated[

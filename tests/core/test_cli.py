@@ -1,3 +1,5 @@
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -235,3 +237,66 @@ def test_ctrl_c_anywhere_else_says_interrupted(
         cli.main()
     assert exited.value.code == 130
     assert capsys.readouterr().err.strip() == "interrupted"
+
+
+def test_more_bad_input_is_one_clear_line(tmp_path: Path) -> None:
+    """Found by a black-box audit of the commands beside scan/report/lab: each was an internal error (exit
+    70), a silent wrong result or a misleading message."""
+    (tmp_path / "empty.json").write_text("[]")
+    (tmp_path / "a-file").write_text("x")
+    (tmp_path / "binary.csv").write_bytes(b"\xbe\xef\x00\xff" * 100)
+    (tmp_path / "az.json").write_text(
+        '{"values": [{"name": "x", "properties": {"addressPrefixes": ["<b>"]}}]}'
+    )
+    (tmp_path / "letters.jsonl").write_text(
+        '{"domain": "a.fr", "siren": "213700016", "name": "A", "mx": "mx.fr"}\n'
+    )
+    (tmp_path / "ip.jsonl").write_text(
+        '{"domain": "a.fr", "siren": "213700016", "name": "A", "web_addresses": ["999.1.1.1"]}\n'
+        '{"domain": 5}\n{"domain": "b.fr"}\n'
+    )
+    cases = [
+        (
+            ["kb", "import-table", "google-cloud", "empty.json", "--out", "kbn"],
+            "empty.json: not a google-cloud table",
+        ),
+        (["kb", "import-table", "azure", "az.json", "--out", "kbn"], "az.json: no rows in this azure table"),
+        (["kb", "import-table", "aws", "empty.json", "--name", "../../evil"], "--name '../../evil'"),
+        (
+            ["kb", "import-table", "aws", "empty.json", "--out", "a-file"],
+            "--out 'a-file': a file, not a folder",
+        ),
+        (["procurement", "generate", "missing/x.csv"], "folder 'missing' does not exist"),
+        (["procurement", "generate", "."], "a folder; give the file to write"),
+        (["procurement", "report", "--out", "a-file"], "--out 'a-file': a file, not a folder"),
+        (["procurement", "import-territories", "binary.csv"], "binary.csv: not UTF-8 text"),
+        (["import-evidence", "letters.jsonl"], "letters.jsonl:1: mx: expected a list"),
+        (
+            ["import-evidence", "ip.jsonl"],
+            "ip.jsonl:1: web_addresses: '999.1.1.1' is not an IP address (and 1 more, line(s) 2)",
+        ),
+    ]
+    for args, message in cases:
+        result = souverain(*args, home=tmp_path, cwd=tmp_path)
+        assert result.returncode == 2, (args, result.stderr)
+        assert message in result.stderr, (args, result.stderr)
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not list((tmp_path / "kbn").glob(".new-*"))  # nothing left behind by the refused tables
+    for args, message in [
+        (["token", "create", ""], "NAME '': say what the token is for"),
+        (["kb", "show", ""], "entity '': empty"),
+        (["procurement", "ingest", "."], ".: a folder, not a file"),
+        (["operator", "add", "alice"], "no terminal to ask it on; pipe it with --password-stdin"),
+    ]:
+        result = subprocess.run(
+            [sys.executable, "-m", "souverain.cli", *args],
+            stdin=subprocess.DEVNULL,  # not a terminal, whatever runs the tests
+            capture_output=True,
+            text=True,
+            env={"SOUVERAIN_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
+            cwd=tmp_path,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 2 and message in result.stderr, (args, result.stderr)
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr

@@ -5,6 +5,7 @@ runs, extra tables from other modules, errors."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import sqlite3
 from collections import Counter
@@ -308,6 +309,30 @@ def test_extra_tables_join_every_format(exported: Exported, tmp_path: Path) -> N
         assert (tmp_path / "out" / "csv" / f"{name.name}.csv").read_bytes() == (
             exported.out / "csv" / f"{name.name}.csv"
         ).read_bytes()
+
+
+def test_an_export_over_another_leaves_only_what_its_package_lists(
+    exported: Exported, tmp_path: Path
+) -> None:
+    """An export with procurement tables, then one without into the same folder: the first one's
+    procurement files went on lying beside a datapackage.json that no longer listed them."""
+    out = tmp_path / "out"
+    rows: list[dict[str, object]] = [{"siren": "213700016", "year": 2025, "share_eu": 0.5}]
+    export_run(
+        exported.store,
+        exported.run_id,
+        out,
+        kb=exported.kb,
+        extra_tables={"procurement_shares": _shares(rows)},
+    )
+    assert (out / "csv" / "procurement_shares.csv").is_file()
+    (out / "souverain-999.sqlite").write_text("another run's export")
+    (out / "notes.txt").write_text("the user's own file")
+    export_run(exported.store, exported.run_id, out, kb=exported.kb)
+    listed = {r["path"] for r in json.loads((out / "datapackage.json").read_text())["resources"]}
+    on_disk = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
+    assert on_disk - listed == {"datapackage.json", "metadata.json", "notes.txt"}, on_disk - listed
+    assert not (out / "parquet" / "procurement_shares.parquet").exists()
 
 
 @pytest.mark.parametrize(

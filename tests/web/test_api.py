@@ -103,6 +103,15 @@ def test_one_error_shape(client: httpx.Client) -> None:
     error = assert_error(client.get("/api/v1/organisations", params={"per_page": 100000}), 422, "per_page")
     assert error["code"] == "invalid-request" and error["details"][0]["where"] == "query.per_page"
     assert_error(client.get("/api/v1/organisations", params={"region": "99"}), 422, "region '99'")
+    # a filter value that can match nothing is a typo, not an empty answer
+    for path, params, message in [
+        ("/api/v1/organisations/{siren}/dependencies", {"role": "nope"}, "role 'nope': unknown"),
+        ("/api/v1/organisations/{siren}/dependencies", {"level": "nope"}, "level 'nope': unknown"),
+        ("/api/v1/organisations/{siren}/findings", {"severity": "nope"}, "severity 'nope': unknown"),
+        ("/api/v1/organisations/{siren}/findings", {"family": "nope"}, "family 'nope': unknown"),
+        ("/api/v1/dependencies", {"operator": "ovhcloud", "role": "nope"}, "role 'nope': unknown"),
+    ]:
+        assert_error(client.get(path.format(siren="213105554"), params=params), 422, message)
     assert_error(client.delete("/api/v1/organisations"), 405)
     assert_error(client.post("/api/v1/scans", json={"target": "example.fr"}), 401, "token")
     assert_error(

@@ -9,6 +9,7 @@ Every problem is reported with ``file:line: field``; nothing is imported unless 
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -50,8 +51,16 @@ def read_observations(path: Path) -> list[tuple[int, Observation, dict[str, Any]
         if not isinstance(raw, dict):
             problems.append(f"{path}:{n}: expected a JSON object")
             continue
+        domain = raw.get("domain")
+        if not isinstance(domain, str) or not domain.strip():
+            problems.append(f"{path}:{n}: domain: {'missing' if domain in (None, '') else 'expected a name'}")
+            continue
         try:
-            raw["domain"] = normalise_domain(str(raw.get("domain", "")))
+            raw["domain"] = normalise_domain(domain)
+        except ValueError as exc:
+            problems.append(f"{path}:{n}: domain: {domain[:80]!r}: {exc}")
+            continue
+        try:
             obs = Observation.from_dict(raw)
         except ValueError as exc:
             problems.append(f"{path}:{n}: {exc}")
@@ -62,17 +71,30 @@ def read_observations(path: Path) -> list[tuple[int, Observation, dict[str, Any]
         seen[obs.domain] = n
         rows.append((n, obs, raw))
     if problems:
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise InputError(problems[0] + more)
+        raise InputError(problems[0] + _more(path, problems))
     if not rows:
         raise InputError(f"{path}: no observation found")
     return rows
 
 
+def _more(path: Path, problems: list[str]) -> str:
+    """`` (and 2 more, line(s) 4, 9)``: the other problems' lines, so that one line locates them all."""
+    if len(problems) < 2:
+        return ""
+    where = re.compile(re.escape(f"{path}:") + r"(\d+):")
+    lines = [m.group(1) if (m := where.match(p)) else "?" for p in problems[1:]]
+    shown = ", ".join(lines[:20]) + (", …" if len(lines) > 20 else "")
+    return f" (and {len(problems) - 1} more, line(s) {shown})"
+
+
 def _organisations(path: Path, rows: list[tuple[int, Observation, dict[str, Any]]]) -> list[Organisation]:
     by_siren: dict[str, dict[str, Any]] = {}
     for n, obs, raw in rows:
-        siren = str(raw.get("siren", ""))
+        siren = str(raw.get("siren") or "")
+        if not siren:
+            raise InputError(
+                f"{path}:{n}: siren: missing (each line names its organisation, or give --portfolio)"
+            )
         if problem := siren_problem(siren):
             raise InputError(f"{path}:{n}: siren: {problem} (or give --portfolio)")
         if not isinstance(raw.get("name"), str) or not raw["name"].strip():
@@ -95,7 +117,7 @@ def import_observations(store: Store, path: Path, portfolio: Path | None = None)
         missing = [f"{path}:{n}: domain {obs.domain} is not in {portfolio}" for n, obs, _ in rows
                    if obs.domain not in known]  # fmt: skip
         if missing:
-            raise InputError(missing[0] + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+            raise InputError(missing[0] + _more(path, missing))
         wanted = {obs.domain for _, obs, _ in rows}
         orgs = [o for o in orgs if any(d.name in wanted for d in o.domains)]
         orgs = [replace(o, domains=tuple(d for d in o.domains if d.name in wanted)) for o in orgs]

@@ -7,6 +7,7 @@ sources alike.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -77,28 +78,42 @@ class Observation:
         if not isinstance(raw.get("domain"), str) or not raw["domain"]:
             raise ValueError("domain: missing")
 
-        def strings(name: str) -> list[str]:
+        def listed(name: str, what: str) -> list[Any]:
             value = raw.get(name) or []
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            if not isinstance(value, list):  # a string would be read letter by letter
+                raise ValueError(f"{name}: expected a list of {what}")
+            return value
+
+        def strings(name: str) -> list[str]:
+            value = listed(name, "strings")
+            if not all(isinstance(v, str) for v in value):
                 raise ValueError(f"{name}: expected a list of strings")
             return [v.lower().rstrip(".") if name != "txt" else v for v in value]
 
+        def addresses(name: str, value: Any) -> list[str]:
+            if not isinstance(value, list):
+                raise ValueError(f"{name}: addresses must be a list")
+            for address in value:
+                try:
+                    ipaddress.ip_address(str(address))
+                except ValueError:
+                    raise ValueError(f"{name}: {str(address)[:80]!r} is not an IP address") from None
+            return [str(a) for a in value]
+
         def hosts(name: str) -> list[HostAddresses]:
             out = []
-            for item in raw.get(name) or []:
+            for item in listed(name, "host names or {host, addresses} objects"):
                 if isinstance(item, str):
                     out.append(HostAddresses(item.lower().rstrip(".")))
                 elif isinstance(item, dict) and isinstance(item.get("host"), str):
-                    addrs = item.get("addresses") or []
-                    if not isinstance(addrs, list):
-                        raise ValueError(f"{name}: addresses must be a list")
-                    out.append(HostAddresses(item["host"].lower().rstrip("."), [str(a) for a in addrs]))
+                    addrs = addresses(name, item.get("addresses") or [])
+                    out.append(HostAddresses(item["host"].lower().rstrip("."), addrs))
                 else:
                     raise ValueError(f"{name}: expected host names or {{host, addresses}} objects")
             return out
 
         dkim = []
-        for item in raw.get("dkim") or []:
+        for item in listed("dkim", "{selector, target} objects"):
             if isinstance(item, dict) and isinstance(item.get("target"), str):
                 dkim.append((str(item.get("selector", "")), item["target"].lower().rstrip(".")))
             else:
@@ -109,17 +124,24 @@ class Observation:
         if not isinstance(third, dict):
             raise ValueError("third_party: expected a list of hosts or a mapping host → kinds")
         origins = {}
-        for ip, item in (raw.get("origins") or {}).items():
+        origin_items = raw.get("origins") or {}
+        if not isinstance(origin_items, dict):
+            raise ValueError("origins: expected address → {asn, prefix}")
+        for ip, item in origin_items.items():
             if not isinstance(item, dict) or not isinstance(item.get("asn"), int):
                 raise ValueError("origins: expected address → {asn, prefix}")
+            addresses("origins", [ip])
             origins[str(ip)] = (int(item["asn"]), str(item.get("prefix", "")))
+        third_addresses = raw.get("third_party_addresses") or {}
+        if not isinstance(third_addresses, dict):
+            raise ValueError("third_party_addresses: expected a mapping host → addresses")
         headers = raw.get("headers") or {}
         if not isinstance(headers, dict):
             raise ValueError("headers: expected a mapping")
         obs = cls(
             domain=raw["domain"].lower().rstrip("."),
             web_host=raw.get("web_host"),
-            web_addresses=strings("web_addresses"),
+            web_addresses=addresses("web_addresses", strings("web_addresses")),
             web_cnames=strings("web_cnames"),
             ns=hosts("ns"),
             mx=hosts("mx"),
@@ -134,8 +156,7 @@ class Observation:
             headers={str(k).lower(): str(v) for k, v in headers.items()},
             third_party={str(h).lower(): list(k or []) for h, k in third.items()},
             third_party_addresses={
-                str(h).lower(): [str(a) for a in v]
-                for h, v in (raw.get("third_party_addresses") or {}).items()
+                str(h).lower(): addresses("third_party_addresses", v) for h, v in third_addresses.items()
             },
             origins=origins,
             tenant=raw.get("tenant") if isinstance(raw.get("tenant"), dict) else None,

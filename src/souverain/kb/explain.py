@@ -18,6 +18,8 @@ def find_entity(kb: KB, query: str) -> Entity:
     """By id, else by a unique case-insensitive match in legal name or brands."""
     if query in kb.entities:
         return kb.entities[query]
+    if not query.strip():
+        raise InputError("entity '': empty; give an id such as 'microsoft' or 'ovhcloud', or a name")
     q = query.casefold()
     hits = [
         e for e in kb.entities.values() if q in e.name.casefold() or any(q in b.casefold() for b in e.brands)

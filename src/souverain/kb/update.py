@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,19 +72,33 @@ def _manifest(out_dir: Path) -> dict[str, Any]:
     return {"tables": []}
 
 
-def _install(out_dir: Path, name: str, fmt: str, file: str, content: bytes, meta: dict[str, Any]) -> int:
-    """Validate ``content`` as a ``fmt`` table, then swap it in and record it in the manifest."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+_TABLE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def _install(
+    out_dir: Path, name: str, fmt: str, file: str, content: bytes, meta: dict[str, Any], label: str
+) -> int:
+    """Validate ``content`` as a ``fmt`` table, then swap it in and record it in the manifest. ``label``
+    names the content in messages (the user's file, the URL), not the temporary file it is checked in."""
+    if not _TABLE_NAME.fullmatch(name):
+        raise InputError(f"--name '{name}': a table name is letters, digits, '.', '_' and '-' (at most 64)")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise InputError(f"--out '{out_dir}': a file, not a folder") from None
     tmp = out_dir / f".new-{file}"  # keeps the suffix (.gz) the parser goes by
     tmp.write_bytes(content)
     try:
         rows = NetworkData().add_table(name, fmt, tmp)
-    except InputError:
+    except InputError as exc:
         tmp.unlink(missing_ok=True)
-        raise
+        raise InputError(f"{label}: {str(exc).replace(f'{tmp}: ', '').replace(str(tmp), label)}") from None
+    except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:  # valid JSON, wrong shape
+        tmp.unlink(missing_ok=True)
+        raise InputError(f"{label}: not a {fmt} table ({type(exc).__name__}: {exc})"[:300]) from None
     if rows == 0:
         tmp.unlink(missing_ok=True)
-        raise InputError(f"{name}: the downloaded table has no rows")
+        raise InputError(f"{label}: no rows in this {fmt} table")
     os.replace(tmp, out_dir / file)
     manifest = _manifest(out_dir)
     tables = [t for t in manifest["tables"] if t.get("name") != name]
@@ -103,7 +118,7 @@ def import_table(out_dir: Path, name: str, fmt: str, path: Path, source: str | N
     suffix = "".join(path.suffixes[-2:]) if path.name.endswith(".gz") else path.suffix
     today = dt.date.today().isoformat()
     return _install(out_dir, name, fmt, f"{name}{suffix or '.txt'}", path.read_bytes(),
-                    {"url": source or f"file://{path.resolve()}", "fetched": today})  # fmt: skip
+                    {"url": source or f"file://{path.resolve()}", "fetched": today}, str(path))  # fmt: skip
 
 
 async def _fetch(net: Net, source: TableSource) -> bytes:
@@ -130,7 +145,8 @@ async def _update(
             try:
                 content = await _fetch(net, source)
                 rows = _install(out_dir, source.name, source.format, source.file, content,
-                                {"url": source.url, "fetched": dt.date.today().isoformat()})  # fmt: skip
+                                {"url": source.url, "fetched": dt.date.today().isoformat()},
+                                source.url)  # fmt: skip
                 outcome = UpdateOutcome(source.name, True, f"{rows} rows from {source.url}", rows)
             except InputError as exc:
                 outcome = UpdateOutcome(source.name, False, str(exc))

@@ -31,14 +31,10 @@ def export(
     """Publish a run as open data: CSV, Parquet, a SQLite file for datasette and datapackage.json
     (Licence Ouverte 2.0), with the procurement pillar's tables when DECP were ingested."""
     from souverain import cli
-    from souverain.errors import InputError
     from souverain.opendata import export_run
-    from souverain.procurement import default_db_path, extra_tables
+    from souverain.procurement import extra_tables
 
-    if procurement is not None and not procurement.is_file():
-        raise InputError(f"--procurement '{procurement}': no such file (run souverain procurement ingest)")
-    if procurement is None and default_db_path().is_file():
-        procurement = default_db_path()
+    procurement = cli._procurement_opt(procurement)
     extra = extra_tables(procurement) if procurement is not None else {}
     cli._run_arg(run)
     db = cli._store(store, existing=True)

@@ -206,6 +206,19 @@ class _Export:
             writer.abort()
 
 
+def _remove_stale_files(out: Path, tables: set[str], sqlite_name: str) -> None:
+    """Remove what an earlier export into the same folder left and this one does not write (the procurement
+    tables of an export that had them, another run's SQLite file): the folder then holds what its
+    ``datapackage.json`` lists. Only files named like an export's own are touched."""
+    for folder, suffix in (("csv", ".csv"), ("parquet", ".parquet")):
+        for path in (out / folder).glob(f"*{suffix}"):
+            if path.stem not in tables and path.is_file():
+                path.unlink()
+    for path in out.glob("souverain-*.sqlite"):
+        if path.name != sqlite_name and path.is_file():
+            path.unlink()
+
+
 def export_run(
     store: Store,
     run_id: int,
@@ -327,6 +340,7 @@ def _describe(
     database = sqlite_name.removesuffix(".sqlite")
     metadata = datasette_metadata(database, title, description, f"souverain run {run_id}", specs)
     _write_atomic(out / "metadata.json", _json(metadata))
+    _remove_stale_files(out, {s.name for s in specs}, sqlite_name)
     _write_atomic(out / "datapackage.json", _json(package))
     root = out.resolve()
     return ExportResult(

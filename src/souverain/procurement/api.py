@@ -72,7 +72,9 @@ def ingest(
         raise InputError("ingest: give at least one DECP file")
     missing = [f for f in files if not f.is_file()]
     if missing:
-        raise InputError(f"{missing[0]}: file not found")
+        raise InputError(
+            f"{missing[0]}: {'a folder, not a file' if missing[0].is_dir() else 'file not found'}"
+        )
     ref = reference or shipped_reference()
     kb = _kb(kb_extra)
     con = connect(db_path)
@@ -183,7 +185,7 @@ def import_territories(db_path: Path, path: Path, *, kb_extra: Sequence[Path] = 
     from souverain.portfolio.validate import departements
 
     if not path.is_file():
-        raise InputError(f"{path}: file not found")
+        raise InputError(f"{path}: {'a folder, not a file' if path.is_dir() else 'file not found'}")
     con = connect(db_path)
     try:
         n = resolve.import_territories(con, path, departements())
@@ -197,7 +199,7 @@ def import_legal_units(db_path: Path, path: Path, *, kb_extra: Sequence[Path] = 
     """Import legal categories from SIRENE's StockUniteLegale (buyer kinds, foreign companies), then
     re-derive."""
     if not path.is_file():
-        raise InputError(f"{path}: file not found")
+        raise InputError(f"{path}: {'a folder, not a file' if path.is_dir() else 'file not found'}")
     con = connect(db_path)
     try:
         n = resolve.import_legal_units(con, path)

@@ -276,6 +276,10 @@ def generate_cmd(
         raise InputError(f"--format '{fmt}': expected csv, parquet, json or xml")
     if variant not in ("2019", "2022"):
         raise InputError(f"--variant '{variant}': expected 2019 or 2022")
+    if out_file.is_dir():
+        raise InputError(f"OUT_FILE '{out_file}': a folder; give the file to write")
+    if not out_file.parent.is_dir():
+        raise InputError(f"OUT_FILE '{out_file}': folder '{out_file.parent}' does not exist")
     manifest = Manifest()
     source = synth(contracts, seed=seed, manifest=manifest)
     if fmt in ("csv", "parquet"):

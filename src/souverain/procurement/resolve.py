@@ -212,7 +212,12 @@ def _csv_rows(path: Path) -> Iterator[dict[str, str]]:
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from None
     with fh:
-        yield from csv.DictReader(fh)
+        try:
+            yield from csv.DictReader(fh)
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: not UTF-8 text") from None
+        except csv.Error as exc:
+            raise InputError(f"{path}: not CSV ({exc})") from None
 
 
 _LEI = re.compile(r"^[A-Z0-9]{18}[0-9]{2}$")

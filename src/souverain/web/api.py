@@ -16,6 +16,8 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from souverain.assessment.assess import render_finding
+from souverain.kb.model import ROLES as KB_ROLES
+from souverain.policy.load import FAMILIES, LEVELS, SEVERITIES
 from souverain.web.data import Filters, Observatory, departements, regions
 from souverain.web.security import hash_token
 from souverain.web.ssrf import TargetRefused, check_target, name_problem
@@ -278,6 +280,16 @@ def _summary(row: dict[str, Any]) -> OrgSummary:
     return OrgSummary(**data)
 
 
+_FINDING_STATUSES = ("fail", "warn", "unknown")
+
+
+def _check_choice(name: str, value: str | None, allowed: tuple[str, ...]) -> None:
+    """A filter's value must be one it can match: a typo is a 422, not an empty list that looks like an
+    answer."""
+    if value is not None and value not in allowed:
+        raise HTTPException(422, f"{name} '{value}': unknown (expected one of {', '.join(allowed)})")
+
+
 def _check_codes(region: str | None, departement: str | None) -> None:
     if region and region not in regions():
         raise HTTPException(422, f"region '{region}': unknown INSEE code")
@@ -359,6 +371,8 @@ def org_dependencies(
     fmt: FormatQ = None,
 ) -> Response:
     """Dependencies of one organisation with their level and why."""
+    _check_choice("role", role, KB_ROLES)
+    _check_choice("level", level, LEVELS)
     _, _, doc = _doc(request, siren, run)
     items = [
         Dependency(
@@ -391,6 +405,9 @@ def org_findings(
     """Findings of one organisation with French and English texts and remediation."""
     from souverain.web.pages import policy
 
+    _check_choice("severity", severity, SEVERITIES)
+    _check_choice("status", status, _FINDING_STATUSES)
+    _check_choice("family", family, FAMILIES)
     _, _, doc = _doc(request, siren, run)
     items = []
     for f in doc["findings"]:
@@ -436,6 +453,7 @@ def list_dependencies(
 ) -> Response:
     """Organisations depending on ``operator`` (as operator or infrastructure), one row per role."""
     _check_codes(region, departement)
+    _check_choice("role", role, KB_ROLES)
     current = _assessment(request, run)
     obs = _obs(request)
     rows = obs.dependents(current["id"], operator, role, Filters(region, departement, kind), page, per_page)

@@ -71,15 +71,8 @@ def serve(
         https=https,
         procurement=procurement,
     )
-    if procurement is not None and not procurement.is_file():
-        raise InputError(f"--procurement '{procurement}': no such file (run souverain procurement ingest)")
     if procurement is not None:
-        from souverain.procurement.store import is_duckdb
-
-        if not is_duckdb(procurement):
-            raise InputError(
-                f"--procurement '{procurement}': not a DuckDB database (made by souverain procurement ingest)"
-            )
+        cli._procurement_opt(procurement)  # an error when missing or not a DuckDB database
     if secret:
         settings.secret = secret
     current = Observatory(db, home).current()
@@ -113,6 +106,8 @@ def operator_add(
         raise InputError(f"USERNAME '{username}': 2-64 letters, digits, '.', '_' or '-'")
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
+    elif not sys.stdin.isatty():
+        raise InputError("password: no terminal to ask it on; pipe it with --password-stdin")
     else:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     if len(password) < 10:
@@ -133,6 +128,8 @@ def token_create(
     from souverain import cli
     from souverain.web.security import hash_token, new_token
 
+    if not name.strip():
+        raise InputError("NAME '': say what the token is for (shown in `token list`)")
     token = new_token()
     token_id = cli._store(store).add_api_token(name[:100], hash_token(token), per_minute)
     cli.console.print(f"token {token_id} '{name}' ({per_minute}/min); keep it now, it is not shown again:")
