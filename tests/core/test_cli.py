@@ -244,6 +244,7 @@ def test_more_bad_input_is_one_clear_line(tmp_path: Path) -> None:
     70), a silent wrong result or a misleading message."""
     (tmp_path / "empty.json").write_text("[]")
     (tmp_path / "a-file").write_text("x")
+    (tmp_path / "header-only.csv").write_text("siren,insee\n")
     (tmp_path / "binary.csv").write_bytes(b"\xbe\xef\x00\xff" * 100)
     (tmp_path / "az.json").write_text(
         '{"values": [{"name": "x", "properties": {"addressPrefixes": ["<b>"]}}]}'
@@ -286,6 +287,8 @@ def test_more_bad_input_is_one_clear_line(tmp_path: Path) -> None:
         (["token", "create", ""], "NAME '': say what the token is for"),
         (["kb", "show", ""], "entity '': empty"),
         (["procurement", "ingest", "."], ".: a folder, not a file"),
+        (["procurement", "import-territories", "header-only.csv"], "header-only.csv: no row"),
+        (["procurement", "shares", "--by", ""], "--by '': give at least one grouping"),
         (["operator", "add", "alice"], "no terminal to ask it on; pipe it with --password-stdin"),
     ]:
         result = subprocess.run(

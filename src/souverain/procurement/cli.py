@@ -111,7 +111,9 @@ def shares_cmd(
     from souverain.procurement.api import shares
     from souverain.procurement.measures import VIEWS
 
-    dims = tuple(d.strip() for d in by.split(",") if d.strip())
+    dims = tuple(dict.fromkeys(d.strip() for d in by.split(",") if d.strip()))  # year,year is year
+    if not dims:
+        raise InputError(f"--by '{by}': give at least one grouping (year, buyer, region…)")
     views = tuple(v.strip() for v in view.split(",")) if view else VIEWS
     rows = shares(_db(db), by=dims, views=views, where={"year": year} if year is not None else None)
     if as_json:

@@ -373,6 +373,8 @@ def import_territories(
                 str(path),
             )
         )
+    if not rows:  # an empty file would silently replace an earlier import with nothing
+        raise InputError(f"{path}: no row (expected columns siren and insee or commune)")
     con.execute("BEGIN TRANSACTION")
     con.execute("DELETE FROM territories_imported")
     load_rows(
@@ -405,12 +407,24 @@ def import_legal_units(con: duckdb.DuckDBPyConnection, path: Path) -> int:
             ).fetchall()
         }
     except duckdb.Error as exc:
-        raise InputError(f"{path}: cannot read as CSV: {str(exc).splitlines()[0]}") from None
+        first = str(exc).splitlines()[0]
+        why = (
+            "not a CSV table DuckDB can read (binary, or no consistent columns)"
+            if "sniff" in first
+            else first
+        )
+        raise InputError(f"{path}: cannot read as CSV: {why}") from None
     if not {"siren", "categorieJuridiqueUniteLegale"} <= cols:
         raise InputError(
             f"{path}:1: needs columns siren and categorieJuridiqueUniteLegale (SIRENE StockUniteLegale)"
         )
     name = "denominationUniteLegale" if "denominationUniteLegale" in cols else "NULL"
+    valid = con.execute(
+        f"SELECT count(*) FILTER (WHERE regexp_full_match(siren, '\\d{{9}}')), count(*) "
+        f"FROM read_csv('{quoted}', all_varchar = true)"
+    ).fetchone() or (0, 0)
+    if not valid[0]:
+        raise InputError(f"{path}: no row with a 9-digit siren ({valid[1]} row(s) read)")
     con.execute("BEGIN TRANSACTION")
     con.execute("DELETE FROM legal_units")
     con.execute(
