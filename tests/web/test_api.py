@@ -114,6 +114,7 @@ def test_one_error_shape(client: httpx.Client) -> None:
         assert_error(client.get(path.format(siren="213105554"), params=params), 422, message)
     assert_error(client.delete("/api/v1/organisations"), 405)
     assert_error(client.post("/api/v1/scans", json={"target": "example.fr"}), 401, "token")
+    assert_error(client.post("/api/v1/scans"), 401, "token")  # no token is the first problem, body or not
     assert_error(
         client.post(
             "/api/v1/scans", json={"target": "example.fr"}, headers={"Authorization": "Bearer sv_wrong"}

@@ -620,7 +620,9 @@ def history(request: Request) -> list[HistoryPoint]:
 
 
 # on-demand scans ------------------------------------------------------------------------------------------
-def _token(request: Request, authorization: str | None) -> dict[str, Any]:
+def _api_token(request: Request, authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+    """The request's API token (a dependency: checked before the body is, so a request without a token is a
+    401 whatever its body; a missing body was a 422 first)."""
     if not authorization or not authorization.lower().startswith("bearer "):
         raise HTTPException(
             401,
@@ -650,11 +652,10 @@ def _token(request: Request, authorization: str | None) -> dict[str, Any]:
     responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 503: {"model": ErrorBody}},
 )
 def request_scan(
-    request: Request, body: ScanIn, authorization: Annotated[str | None, Header()] = None
+    request: Request, body: ScanIn, token: Annotated[dict[str, Any], Depends(_api_token)]
 ) -> ScanOut:
     """Scan a domain of a known organisation, or all domains of an organisation (by SIREN), now. Needs an API
     token; refused (422) for non-public targets unless the instance runs in lab mode."""
-    token = _token(request, authorization)
     settings = request.app.state.settings
     obs = _obs(request)
     target = body.target.strip().lower().rstrip(".")
@@ -695,10 +696,9 @@ def request_scan(
 
 @router.get("/scans/{request_id}", response_model=ScanOut)
 def get_scan(
-    request: Request, request_id: int, authorization: Annotated[str | None, Header()] = None
+    request: Request, request_id: int, token: Annotated[dict[str, Any], Depends(_api_token)]
 ) -> ScanOut:
     """State of an on-demand scan (queued, running, completed, failed, refused) and its run."""
-    token = _token(request, authorization)
     row = request.app.state.store.scan_request(request_id)
     if row is None or row["token_id"] != token["id"]:
         raise HTTPException(404, f"scan request {request_id}: not found for this token")
