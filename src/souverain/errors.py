@@ -14,6 +14,8 @@ user's input and the environment::
 
 from __future__ import annotations
 
+from pathlib import Path
+
 __all__ = [
     "EnvironmentProblem",
     "InputError",
@@ -22,6 +24,7 @@ __all__ = [
     "RunNotFound",
     "SouverainError",
     "StoreError",
+    "require_file",
 ]
 
 
@@ -71,3 +74,9 @@ class RunNotFound(InputError):
 
 class EnvironmentProblem(SouverainError):
     """Something outside souverain is missing or broken."""
+
+
+def require_file(path: Path) -> None:
+    """An input file the user named must be a file: ``InputError`` saying it is a folder, or missing."""
+    if not path.is_file():
+        raise InputError(f"{path}: {'a folder, not a file' if path.is_dir() else 'file not found'}")

@@ -9,14 +9,13 @@ Every problem is reported with ``file:line: field``; nothing is imported unless 
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from souverain.attribution.observe import OBSERVATION_PROBE, Observation
-from souverain.errors import InputError
+from souverain.errors import InputError, require_file
 from souverain.evidence import Evidence, Status
 from souverain.portfolio import Domain, Organisation, load_portfolio
 from souverain.portfolio.validate import normalise_domain, siren_problem
@@ -27,15 +26,12 @@ __all__ = ["import_observations", "read_observations"]
 
 def read_observations(path: Path) -> list[tuple[int, Observation, dict[str, Any]]]:
     """(line number, observation, raw object) of every line; raises InputError listing every problem."""
-    if path.is_dir():
-        raise InputError(f"{path}: a folder, not a file")
-    problems: list[str] = []
+    require_file(path)
+    problems: list[tuple[int, str]] = []  # (line, message)
     rows: list[tuple[int, Observation, dict[str, Any]]] = []
     seen: dict[str, int] = {}
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise InputError(f"{path}: file not found") from None
     except UnicodeDecodeError:
         raise InputError(f"{path}: not UTF-8 text") from None
     except OSError as exc:
@@ -46,45 +42,45 @@ def read_observations(path: Path) -> list[tuple[int, Observation, dict[str, Any]
         try:
             raw = json.loads(line)
         except json.JSONDecodeError as exc:
-            problems.append(f"{path}:{n}: not JSON ({exc.msg})")
+            problems.append((n, f"{path}:{n}: not JSON ({exc.msg})"))
             continue
         if not isinstance(raw, dict):
-            problems.append(f"{path}:{n}: expected a JSON object")
+            problems.append((n, f"{path}:{n}: expected a JSON object"))
             continue
         domain = raw.get("domain")
         if not isinstance(domain, str) or not domain.strip():
-            problems.append(f"{path}:{n}: domain: {'missing' if domain in (None, '') else 'expected a name'}")
+            why = "missing" if domain in (None, "") else "expected a name"
+            problems.append((n, f"{path}:{n}: domain: {why}"))
             continue
         try:
             raw["domain"] = normalise_domain(domain)
         except ValueError as exc:
-            problems.append(f"{path}:{n}: domain: {domain[:80]!r}: {exc}")
+            problems.append((n, f"{path}:{n}: domain: {domain[:80]!r}: {exc}"))
             continue
         try:
             obs = Observation.from_dict(raw)
         except ValueError as exc:
-            problems.append(f"{path}:{n}: {exc}")
+            problems.append((n, f"{path}:{n}: {exc}"))
             continue
         if obs.domain in seen:
-            problems.append(f"{path}:{n}: domain {obs.domain} already on line {seen[obs.domain]}")
+            problems.append((n, f"{path}:{n}: domain {obs.domain} already on line {seen[obs.domain]}"))
             continue
         seen[obs.domain] = n
         rows.append((n, obs, raw))
     if problems:
-        raise InputError(problems[0] + _more(path, problems))
+        raise InputError(_first_and_more(problems))
     if not rows:
         raise InputError(f"{path}: no observation found")
     return rows
 
 
-def _more(path: Path, problems: list[str]) -> str:
-    """`` (and 2 more, line(s) 4, 9)``: the other problems' lines, so that one line locates them all."""
+def _first_and_more(problems: list[tuple[int, str]]) -> str:
+    """The first problem, then the others' lines (`` (and 2 more, line(s) 4, 9)``): one line locates all."""
+    first = problems[0][1]
     if len(problems) < 2:
-        return ""
-    where = re.compile(re.escape(f"{path}:") + r"(\d+):")
-    lines = [m.group(1) if (m := where.match(p)) else "?" for p in problems[1:]]
-    shown = ", ".join(lines[:20]) + (", …" if len(lines) > 20 else "")
-    return f" (and {len(problems) - 1} more, line(s) {shown})"
+        return first
+    lines = [str(n) for n, _ in problems[1:21]] + (["…"] if len(problems) > 21 else [])
+    return f"{first} (and {len(problems) - 1} more, line(s) {', '.join(lines)})"
 
 
 def _organisations(path: Path, rows: list[tuple[int, Observation, dict[str, Any]]]) -> list[Organisation]:
@@ -114,10 +110,10 @@ def import_observations(store: Store, path: Path, portfolio: Path | None = None)
     if portfolio is not None:
         orgs = load_portfolio(portfolio)
         known = {d.name for o in orgs for d in o.domains}
-        missing = [f"{path}:{n}: domain {obs.domain} is not in {portfolio}" for n, obs, _ in rows
+        missing = [(n, f"{path}:{n}: domain {obs.domain} is not in {portfolio}") for n, obs, _ in rows
                    if obs.domain not in known]  # fmt: skip
         if missing:
-            raise InputError(missing[0] + _more(path, missing))
+            raise InputError(_first_and_more(missing))
         wanted = {obs.domain for _, obs, _ in rows}
         orgs = [o for o in orgs if any(d.name in wanted for d in o.domains)]
         orgs = [replace(o, domains=tuple(d for d in o.domains if d.name in wanted)) for o in orgs]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from souverain.errors import InputError
+from souverain.errors import InputError, require_file
 from souverain.kb.netdata import MANIFEST, NetworkData
 from souverain.net import Net, NetConfig
 from souverain.probes.fetch import read_body
@@ -113,8 +113,7 @@ def _install(
 
 def import_table(out_dir: Path, name: str, fmt: str, path: Path, source: str | None = None) -> int:
     """Install a table from a local file (offline), recording where it came from."""
-    if not path.is_file():
-        raise InputError(f"{path}: file not found")
+    require_file(path)
     suffix = "".join(path.suffixes[-2:]) if path.name.endswith(".gz") else path.suffix
     today = dt.date.today().isoformat()
     return _install(out_dir, name, fmt, f"{name}{suffix or '.txt'}", path.read_bytes(),

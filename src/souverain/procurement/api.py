@@ -11,7 +11,7 @@ from typing import Any
 
 import duckdb
 
-from souverain.errors import InputError
+from souverain.errors import InputError, require_file
 from souverain.procurement import resolve
 from souverain.procurement.derive import DeriveSummary, derive
 from souverain.procurement.measures import VIEWS, compute_shares
@@ -70,11 +70,8 @@ def ingest(
     derived tables from every staged file. ``replace`` forgets previously staged files first."""
     if not files:
         raise InputError("ingest: give at least one DECP file")
-    missing = [f for f in files if not f.is_file()]
-    if missing:
-        raise InputError(
-            f"{missing[0]}: {'a folder, not a file' if missing[0].is_dir() else 'file not found'}"
-        )
+    for f in files:
+        require_file(f)
     ref = reference or shipped_reference()
     kb = _kb(kb_extra)
     con = connect(db_path)
@@ -169,8 +166,8 @@ def import_gleif(
 ) -> tuple[int, int]:
     """Import a GLEIF level-2 relationship file (and optionally level-1 records), then re-derive."""
     for f in (relationships, entities):
-        if f is not None and not f.is_file():
-            raise InputError(f"{f}: file not found")
+        if f is not None:
+            require_file(f)
     con = connect(db_path)
     try:
         counts = resolve.import_gleif(con, relationships, entities)
@@ -184,8 +181,7 @@ def import_territories(db_path: Path, path: Path, *, kb_extra: Sequence[Path] = 
     """Import the official SIREN → INSEE table (BANATIC), then re-derive."""
     from souverain.portfolio.validate import departements
 
-    if not path.is_file():
-        raise InputError(f"{path}: {'a folder, not a file' if path.is_dir() else 'file not found'}")
+    require_file(path)
     con = connect(db_path)
     try:
         n = resolve.import_territories(con, path, departements())
@@ -198,8 +194,7 @@ def import_territories(db_path: Path, path: Path, *, kb_extra: Sequence[Path] = 
 def import_legal_units(db_path: Path, path: Path, *, kb_extra: Sequence[Path] = ()) -> int:
     """Import legal categories from SIRENE's StockUniteLegale (buyer kinds, foreign companies), then
     re-derive."""
-    if not path.is_file():
-        raise InputError(f"{path}: {'a folder, not a file' if path.is_dir() else 'file not found'}")
+    require_file(path)
     con = connect(db_path)
     try:
         n = resolve.import_legal_units(con, path)
