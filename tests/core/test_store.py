@@ -1,5 +1,6 @@
 import contextlib
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -118,6 +119,42 @@ def test_two_processes_recording_the_same_targets_at_once_record_each_once(
     assert counts(stores[0].engine)["evidence"] == len(items)
     for store in stores:
         store.close()
+
+
+def test_two_processes_opening_a_new_store_at_once_both_open_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scan creating its store while another process opens it (`serve`, a test polling the file): the
+    second read the old revision, then failed at its first DDL with "database is locked" once the first had
+    committed — 4 of 12 lab scans opened that way failed. Upgrades now take the write lock from the start."""
+    path = tmp_path / "s.db"
+    upgrade = db_module.command.upgrade
+    first_inside = threading.Event()
+
+    def slow_first_upgrade(*args: object, **kwargs: object) -> None:
+        if threading.current_thread().name == "first":
+            first_inside.set()
+            time.sleep(1.0)  # the second opener arrives while this upgrade runs
+        upgrade(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(db_module.command, "upgrade", slow_first_upgrade)
+    failures: list[BaseException] = []
+
+    def open_store() -> None:
+        try:
+            Store(path).close()
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+
+    first = threading.Thread(target=open_store, name="first")
+    second = threading.Thread(target=open_store, name="second")
+    first.start()
+    assert first_inside.wait(30)
+    second.start()
+    for thread in (first, second):
+        thread.join(60)
+    assert failures == []
+    assert Store(path).status_counts(1) == {}  # usable: the schema is there (no run 1 yet)
 
 
 def test_writer_batches_and_flushes_on_close(tmp_path: Path) -> None:

@@ -63,11 +63,17 @@ def _recorded(store_path: str) -> int:
         store.close()
 
 
-def _wait_for_progress(store_path: str, at_least: int, timeout: float = 150) -> None:
+def _wait_for_progress(
+    proc: subprocess.Popen[str], store_path: str, at_least: int, timeout: float = 150
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if _recorded(store_path) >= at_least:
             return
+        if proc.poll() is not None:  # the scan ended before: say why instead of waiting out the timeout
+            raise AssertionError(
+                f"the scan exited ({proc.returncode}) early: {proc.communicate()[1][-2000:]}"
+            )
         time.sleep(0.2)
     raise AssertionError(f"scan recorded fewer than {at_least} targets in {timeout}s")
 
@@ -124,7 +130,7 @@ def test_interrupted_scan_resumes_exactly_once(
         store_path = str(tmp_path / "s.db")
     proc = _start_scan(lab, store_path, "--workers", str(workers))
     try:
-        _wait_for_progress(store_path, 3)
+        _wait_for_progress(proc, store_path, 3)
     finally:
         if sig == signal.SIGINT:
             os.killpg(proc.pid, sig)  # Ctrl-C reaches the whole foreground process group

@@ -126,11 +126,14 @@ class RunInfo:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=10000")  # first: switching a new file to WAL needs its lock too
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+_UPGRADE_LOCK = 0x736F7576  # PostgreSQL advisory lock key of store upgrades ("souv")
 
 
 def _migration_engine(url: str) -> Engine:
@@ -143,13 +146,15 @@ def _migration_engine(url: str) -> Engine:
     def connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # pysqlite issues no BEGIN/COMMIT of its own
         cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout=10000")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=OFF")
-        cursor.execute("PRAGMA busy_timeout=10000")
         cursor.close()
 
     def begin(connection: sa.Connection) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # IMMEDIATE: the write lock from the start, so that a second process opening the same new store
+        # waits for this upgrade instead of reading the old revision and failing at its first DDL
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     sa.event.listen(engine, "connect", connect)
     sa.event.listen(engine, "begin", begin)
@@ -208,12 +213,17 @@ class Store:
         sqlite = self.engine.dialect.name == "sqlite"
         in_memory = self.engine.url.database in (None, "", ":memory:")  # one database per engine: this one
         engine = _migration_engine(self.url) if sqlite and not in_memory else self.engine
+        scripts = _scripts()
         try:
-            with engine.begin() as connection:
+            with self.engine.connect() as probe:  # a plain read: the usual case, nothing to upgrade
+                if MigrationContext.configure(probe).get_current_revision() == scripts.get_current_head():
+                    return
+            with engine.begin() as connection:  # one upgrader at a time (BEGIN IMMEDIATE; PostgreSQL: a lock)
+                if self.engine.dialect.name == "postgresql":
+                    connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_UPGRADE_LOCK})")
                 before = MigrationContext.configure(connection).get_current_revision()
-                scripts = _scripts()
                 if before == scripts.get_current_head():
-                    return  # the usual case: nothing to upgrade
+                    return  # another process upgraded it meanwhile
                 if before is not None and before not in {s.revision for s in scripts.walk_revisions()}:
                     raise StoreError(
                         f"store '{self.name}': schema revision {before} is unknown to souverain "
