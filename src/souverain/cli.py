@@ -194,9 +194,9 @@ def scan(
     """Scan a portfolio (or the lab's world) and record evidence in a new run."""
     from souverain.portfolio import load_portfolio
     from souverain.probes import REGISTRY
-    from souverain.scan import ScanOptions, run_scan
+    from souverain.scan import ScanOptions
     from souverain.scan.memory import trim_heap
-    from souverain.scan.run import ScanInterrupted, net_config_from
+    from souverain.scan.run import net_config_from
 
     db = _store(store)
     config: dict[str, Any]
@@ -243,48 +243,76 @@ def scan(
     config["resolver"] = net_config.resolver
     if resume is None:
         run_id = db.create_run(str(portfolio), orgs, config)
-    try:  # a Ctrl-C before run_scan takes care of it (KB loading…) still leaves the run resumable
-        if resume is None:
-            console.print(f"run [bold]{run_id}[/]: {len(orgs)} organisations, resolver {net_config.resolver}")
-            del orgs  # stored with the run; ~10 KB per organisation would otherwise be held through the scan
-            gc.collect()
-            trim_heap()
-        context = stream = None
-        with contextlib.suppress(SouverainError):  # reported after the scan: the evidence is worth collecting
-            context = _attribution_context(config)
-        if context is not None and resume is None:  # a resumed run is attributed from its stored evidence
-            from souverain.attribution.run import StreamedAttribution
-
-            stream = StreamedAttribution(db, run_id, *context)
-
-        with progress_bar() as bar:
-            task = bar.add_task(f"scan run {run_id}", total=None)
-
-            def on_start(pending: int, total: int) -> None:
-                bar.update(task, total=total, completed=total - pending)
-
-            try:
-                summary = run_scan(
-                    db,
-                    run_id,
-                    net_config,
-                    ScanOptions(
-                        concurrency=concurrency, target_budget_s=target_budget, only=probes, workers=workers
-                    ),
-                    on_start=on_start,
-                    on_result=lambda _r: bar.advance(task),
-                    on_batch=stream.add if stream is not None else None,
+    lock = db.hold_run(run_id)  # RunBusy when another process scans it (two `--resume` at once)
+    try:
+        try:
+            if resume is None:
+                console.print(
+                    f"run [bold]{run_id}[/]: {len(orgs)} organisations, resolver {net_config.resolver}"
                 )
-            except ScanInterrupted as exc:
-                console.print(f"[yellow]{exc}[/]")
-                sys.exit(130)
-    except KeyboardInterrupt:
-        db.set_run_status(run_id, "interrupted")
-        console.print(
-            f"[yellow]run {run_id} interrupted before its scan started; resume with: souverain scan "
-            f"--resume {run_id}[/]"
-        )
-        sys.exit(130)
+                del orgs  # stored with the run; ~10 KB per organisation would otherwise be held
+                gc.collect()
+                trim_heap()
+            elif db.run(run_id).status == "completed":  # by the process that held it until now
+                raise InputError(f"--resume {resume}: run {resume} is already completed")
+            options = ScanOptions(
+                concurrency=concurrency, target_budget_s=target_budget, only=probes, workers=workers
+            )
+            summary, context, stream = _scan_held_run(db, run_id, config, net_config, options, resume)
+        except KeyboardInterrupt:  # before run_scan took care of it (KB loading…): the run stays resumable
+            db.set_run_status(run_id, "interrupted")
+            console.print(
+                f"[yellow]run {run_id} interrupted before its scan started; resume with: souverain scan "
+                f"--resume {run_id}[/]"
+            )
+            sys.exit(130)
+        _conclude_scan(db, run_id, config, summary, context, stream, concurrency)
+    finally:
+        lock.release()
+
+
+def _scan_held_run(
+    db: Any, run_id: int, config: dict[str, Any], net_config: Any, options: Any, resumed: int | None
+) -> tuple[Any, Any, Any]:
+    """Scan the run's pending targets (``scan``, the run held); its summary, the attribution context (None
+    when the KB cannot be loaded: said after the scan) and the attribution streamed while scanning."""
+    from souverain.scan import run_scan
+    from souverain.scan.run import ScanInterrupted
+
+    context = stream = None
+    with contextlib.suppress(SouverainError):  # reported after the scan: the evidence is worth collecting
+        context = _attribution_context(config)
+    if context is not None and resumed is None:  # a resumed run is attributed from its stored evidence
+        from souverain.attribution.run import StreamedAttribution
+
+        stream = StreamedAttribution(db, run_id, *context)
+
+    with progress_bar() as bar:
+        task = bar.add_task(f"scan run {run_id}", total=None)
+
+        def on_start(pending: int, total: int) -> None:
+            bar.update(task, total=total, completed=total - pending)
+
+        try:
+            summary = run_scan(
+                db,
+                run_id,
+                net_config,
+                options,
+                on_start=on_start,
+                on_result=lambda _r: bar.advance(task),
+                on_batch=stream.add if stream is not None else None,
+            )
+        except ScanInterrupted as exc:
+            console.print(f"[yellow]{exc}[/]")
+            sys.exit(130)
+    return summary, context, stream
+
+
+def _conclude_scan(
+    db: Any, run_id: int, config: dict[str, Any], summary: Any, context: Any, stream: Any, concurrency: int
+) -> None:
+    """The scan's table of statuses, then the run's attribution (finished, or done now) and assessment."""
     table = Table(title=f"run {run_id}: {summary.scanned} domains in {summary.seconds:.1f}s")
     table.add_column("status")
     table.add_column("domains", justify="right")
@@ -604,16 +632,27 @@ def runs(store: StoreOpt = None) -> None:
         table.add_column(column)
     import time
 
+    stopped = []
     for info in db.runs():
         counts = db.status_counts(info.id)
+        status = info.status
+        if status == "running" and not db.run_held(info.id):  # no process scans it: killed, or crashed
+            status = "stopped"
+            stopped.append(info.id)
         table.add_row(
             str(info.id),
-            info.status,
+            status,
             time.strftime("%Y-%m-%d %H:%M", time.gmtime(info.created_at)),
             str(sum(counts.values())),
             info.portfolio,
         )
     out.print(table)
+    if stopped:
+        console.print(
+            f"stopped: its scan ended without finishing (killed or crashed); resume with: souverain scan "
+            f"--resume {stopped[-1]}",
+            highlight=False,
+        )
 
 
 # portfolio --------------------------------------------------------------------------------------------

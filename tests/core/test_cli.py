@@ -303,3 +303,40 @@ def test_more_bad_input_is_one_clear_line(tmp_path: Path) -> None:
         )
         assert result.returncode == 2 and message in result.stderr, (args, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_a_run_being_scanned_is_not_resumed_twice(tmp_path: Path) -> None:
+    """`scan --resume N` while another process scans run N is refused (both scanned and assessed it);
+    `runs` tells a run being scanned from one whose scan was killed."""
+    from souverain.portfolio import load_portfolio
+
+    store_path = tmp_path / "s.db"
+    store = Store(store_path)
+    store.create_run(EXAMPLE, load_portfolio(Path(EXAMPLE)), {"resolver": "127.0.0.1"})
+    listed = souverain("runs", "--store", str(store_path), home=tmp_path)
+    assert "stopped" in listed.stdout, listed.stdout  # running, but nobody scans it
+    assert "resume with: souverain scan --resume 1" in " ".join(listed.stderr.split())
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom souverain.store import Store\n"
+            "Store(sys.argv[1]).hold_run(1)\nprint('held', flush=True)\ntime.sleep(120)",
+            str(store_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        result = souverain("scan", "--resume", "1", "--store", str(store_path), home=tmp_path)
+        listed = souverain("runs", "--store", str(store_path), home=tmp_path)
+    finally:
+        holder.kill()
+        holder.communicate()
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr
+    assert f"run 1 is being scanned by another process (process {holder.pid})" in lines[0]
+    assert "running" in listed.stdout and "stopped" not in listed.stdout
+    assert store.status_counts(1) == {"pending": len(store.targets(1))}  # nothing scanned twice

@@ -1,4 +1,6 @@
 import contextlib
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -13,6 +15,7 @@ from souverain.portfolio import Domain, Organisation, Territory
 from souverain.store import Store, Writer
 from souverain.store import db as db_module
 from souverain.store.rows import BUSY_MS, is_busy, scanner_load
+from souverain.store.runlock import RunBusy
 from souverain.store.schema import evidence
 from store_revisions import columns, counts, new_database, old_store
 
@@ -119,6 +122,69 @@ def test_two_processes_recording_the_same_targets_at_once_record_each_once(
     assert counts(stores[0].engine)["evidence"] == len(items)
     for store in stores:
         store.close()
+
+
+_HOLDER = """
+import sys, time
+from souverain.store import Store
+Store(sys.argv[1]).hold_run(1)
+print("held", flush=True)
+time.sleep(120)
+"""
+
+
+def _start_holder(path: str | Path) -> subprocess.Popen[str]:
+    """Another process holding run 1 of the store at ``path`` until it is killed."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held", holder.stderr
+    return holder
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_a_run_is_scanned_by_one_process_at_a_time(
+    tmp_path: Path, database: str, request: pytest.FixtureRequest
+) -> None:
+    """Two `scan --resume` of one run both scanned and both assessed it: the scan now holds its run, the
+    second is refused naming the holder, and a holder killed with -9 leaves the run free at once."""
+    path: str | Path = tmp_path / "s.db"
+    if database == "postgresql":
+        path = new_database(request.getfixturevalue("postgres"), "held")
+    store = Store(path)
+    store.create_run("p.yaml", ORGS, {})
+    assert not store.run_held(1)
+    holder = _start_holder(path)
+    try:
+        holder_name = (
+            f"process {holder.pid}" if database == "sqlite" else f"souverain scan, process {holder.pid}"
+        )
+        with pytest.raises(RunBusy, match=rf"run 1 is being scanned by another process \({holder_name}"):
+            store.hold_run(1)
+        assert store.run_held(1)
+        assert not store.run_held(2)  # one run's lock leaves the others free
+        store.hold_run(2).release()
+    finally:
+        holder.kill()
+        holder.communicate()
+    deadline = time.monotonic() + 10  # PostgreSQL ends the session once it sees the connection closed
+    while store.run_held(1) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    lock = store.hold_run(1)
+    with pytest.raises(RunBusy):  # a second holder in the same process is refused too
+        store.hold_run(1)
+    assert store.run_held(1)
+    lock.release()
+    lock.release()  # idempotent
+    assert not store.run_held(1)
+    store.close()
+
+
+def test_checking_a_run_creates_no_file(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    store.create_run("p.yaml", ORGS, {})
+    assert not store.run_held(1)
+    assert sorted(p.name for p in tmp_path.iterdir() if "lock" in p.name) == []
 
 
 def test_two_processes_opening_a_new_store_at_once_both_open_it(

@@ -82,6 +82,7 @@ def test_lab_scan_on_postgresql_reports_as_on_sqlite(lab: Any, postgres: str, tm
         assert _stable(on_postgresql) == _stable(on_sqlite), name
         compared += 1
     assert compared >= 0.9 * len(files) and compared > 50
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["report-postgresql", "report-sqlite", "s.db"] + [
+    expected = ["report-postgresql", "report-sqlite", "s.db", "s.db.runs.lock"]  # the SQLite scan's lock
+    assert sorted(p.name for p in tmp_path.iterdir()) == expected + [
         n for n in ("s.db-shm", "s.db-wal") if (tmp_path / n).exists()
     ]  # nothing written where the URL would be a relative file name

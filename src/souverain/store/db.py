@@ -23,6 +23,7 @@ from souverain.assessment.essentials import dependency_essentials, evidence_esse
 from souverain.errors import RunNotFound, StoreError
 from souverain.evidence import Evidence
 from souverain.portfolio import Organisation
+from souverain.store import runlock
 from souverain.store.rows import TargetRow
 from souverain.store.schema import (
     api_tokens,
@@ -335,6 +336,15 @@ class Store:
     def latest_run(self) -> int | None:
         with self.engine.connect() as conn:
             return conn.execute(sa.select(sa.func.max(runs.c.id))).scalar()
+
+    def hold_run(self, run_id: int) -> runlock.RunLock:
+        """Hold the run for this process while it scans it, until ``release()`` or the process's end
+        (``souverain.store.runlock``); ``RunBusy`` naming the holder when another process scans it."""
+        return runlock.hold(self.engine, run_id)
+
+    def run_held(self, run_id: int) -> bool:
+        """Whether a process is scanning the run now (a ``running`` run nobody holds was stopped)."""
+        return runlock.is_held(self.engine, run_id)
 
     def set_run_status(self, run_id: int, status: str) -> None:
         finished = time.time() if status == "completed" else None

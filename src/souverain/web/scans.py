@@ -120,6 +120,7 @@ def _child(store_path: str, request_id: int, config: dict[str, Any]) -> None:
         org = dataclasses.replace(org, domains=tuple(d for d in org.domains if d.name == request["target"]))
     config = {**config, "scan_request": request_id}
     run_id = store.create_run(f"on-demand:{request_id}", [org], config)
+    store.hold_run(run_id)  # until this process ends: a `scan --resume` of it meanwhile is refused
     store.update_scan_request(request_id, status="running", run_id=run_id)
     run_scan(store, run_id, net_config_from(config), ScanOptions(concurrency=20, workers=1))
     home = Path(os.environ.get("SOUVERAIN_HOME", "~/.local/share/souverain")).expanduser()
