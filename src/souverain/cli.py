@@ -766,8 +766,17 @@ def kb_update(
         config.update(
             resolver=config["resolver"] or info["resolver"], ca_file=config["ca_file"] or info["ca_file"]
         )
-        served = {name for name, *_ in DATA_HOSTS.values()}
-        names = names or [s.name for s in SOURCES if s.name in served]
+        served = [s.name for s in SOURCES if s.name in {name for name, *_ in DATA_HOSTS.values()}]
+        if not_served := [n for n in names if n and n not in served and n in {s.name for s in SOURCES}]:
+            raise InputError(
+                f"--only: the lab does not serve {', '.join(not_served)} (it serves {', '.join(served)})"
+            )
+        if not names and (left := [s.name for s in SOURCES if s.name not in served]):
+            console.print(
+                f"the lab serves {len(served)} of the {len(SOURCES)} tables; not fetched: {', '.join(left)}",
+                highlight=False,
+            )
+        names = names or served
     target = out_dir or home() / "kb" / "networks"
     failed = 0
 

@@ -160,6 +160,13 @@ def test_kb_update_fetches_the_lab_copies(attributed: Attributed, tmp_path: Path
     manifest = json.loads((out / "manifest.json").read_text())
     tables = {t["name"]: t for t in manifest["tables"]}
     assert set(tables) == {"aws", "cloudflare", "fastly", "iptoasn"}
+    said = " ".join(result.stderr.split())  # the two the lab does not serve are named, not skipped silently
+    assert "the lab serves 4 of the 6 tables; not fetched: google-cloud, oracle" in said
+    refused = souverain(
+        "kb", "update", "--lab", "--dir", str(lab.dir), "--only", "oracle", "--out", str(out),
+        home=attributed.home,
+    )  # fmt: skip
+    assert refused.returncode == 2 and "--only: the lab does not serve oracle (it serves" in refused.stderr
     for t in tables.values():
         assert t["url"].startswith("https://") and t["fetched"] == dt.date.today().isoformat()
         assert len(t["sha256"]) == 64 and t["rows"] > 0

@@ -24,6 +24,12 @@ def test_ingest_shares_json_report_and_status(tmp_path: Path) -> None:
     assert parent["share_european_contracts"] == 0.4 and parent["target"] == 0.2
     table = run_cli("procurement", "shares", "--by", "year,buyer_kind", "--view", "publisher", home=home)
     assert table.returncode == 0 and "commune" in table.stdout and "publisher" in table.stdout
+    years = sorted({r["year"] for r in rows})
+    empty = run_cli("procurement", "shares", "--year", "1800", home=home)  # was an empty table
+    assert empty.returncode == 0 and empty.stdout == "", empty.stdout
+    assert " ".join(empty.stderr.split()) == (
+        f"no digital contract notified in 1800 in the procurement database (it holds {years[0]}–{years[-1]})"
+    )
     report = run_cli("procurement", "report", "--out", str(tmp_path / "report"), home=home)
     assert report.returncode == 0, report.stderr
     html = (tmp_path / "report" / "index.html").read_text(encoding="utf-8")
@@ -89,3 +95,9 @@ def test_report_and_export_name_a_missing_procurement_database(tmp_path: Path) -
         )  # fmt: skip
         assert done.returncode == 2, done.stderr
         assert f"--procurement '{tmp_path / 'no.duckdb'}': no such file" in done.stderr
+
+
+def test_counts_are_said_in_the_right_number() -> None:
+    from souverain.procurement.cli import _count
+
+    assert [_count(n, "contract") for n in (0, 1, 2)] == ["0 contracts", "1 contract", "2 contracts"]

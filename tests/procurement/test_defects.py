@@ -160,6 +160,33 @@ def test_outliers_of_a_family_leave_the_sums(
     assert "robust deviations above the median" in flagged[0][2]
 
 
+def test_amounts_that_are_not_finite_numbers_are_bad_amounts(
+    tmp_path: Path, ingest_files: Callable[..., Any], query: Callable[..., Any]
+) -> None:
+    """'NaN' parses as a double, which DuckDB orders above every number: it was flagged "above the
+    ceiling"."""
+    items = [
+        contract(
+            cid,
+            buyer=PARIS,
+            objet="Logiciel de gestion",
+            cpv="48000000",
+            amount=amount,
+            notified="2024-02-01",
+            suppliers=[("SIRET", siret(SME), "PME")],
+        )
+        for cid, amount in (("NAN", "NaN"), ("INF", "inf"), ("HUGE", "1e400"), ("OK", 90_000))
+    ]
+    ingest_files(write_2019(tmp_path / "n.json", items))
+    rows = query("SELECT id, amount, amount_flag, amount_detail FROM contracts ORDER BY id")
+    assert rows == [
+        ("HUGE", None, "bad-amount", "not a number"),
+        ("INF", None, "bad-amount", "not a number"),
+        ("NAN", None, "bad-amount", "not a number"),
+        ("OK", 90_000.0, None, None),
+    ]
+
+
 def test_the_report_uses_only_the_closed_list_of_reasons(defects_db: tuple[Path, Manifest]) -> None:
     db, _ = defects_db
     reasons = {r[1] for r in _report(db)}

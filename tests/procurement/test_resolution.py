@@ -193,6 +193,46 @@ def test_bad_gleif_file_names_the_file(tmp_path: Path, db: Path) -> None:
         import_gleif(db, bad)
 
 
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("null.json", "null", "expected a list of relationship records"),
+        ("object.json", '{"data": {"a": 1}}', "expected a list of relationship records"),
+        ("empty.json", "[]", "no relationship record, of type IS_ULTIMATELY_CONSOLIDATED_BY"),
+        (
+            "branches.json",
+            '[{"startNode": {"id": "A"}, "endNode": {"id": "B"}, "type": "IS_INTERNATIONAL_BRANCH_OF"}]',
+            "1 relationship record\\(s\\), none of type",
+        ),
+    ],
+)
+def test_a_gleif_file_without_parents_is_refused_and_keeps_the_earlier_import(
+    tmp_path: Path, db: Path, query: Query, name: str, content: str, message: str
+) -> None:
+    """`import-gleif null.json` said "0 relationships imported" (exit 0) and replaced the earlier import
+    with nothing."""
+    good = tmp_path / "rr.json"
+    good.write_text(
+        '[{"startNode": {"id": "529900T8BM49AURSDO55"}, "endNode": {"id": "5493001KJTIIGC8Y1R12"}, '
+        '"type": "IS_ULTIMATELY_CONSOLIDATED_BY"}]',
+        encoding="utf-8",
+    )
+    assert import_gleif(db, good) == (1, 0)
+    bad = tmp_path / name
+    bad.write_text(content, encoding="utf-8")
+    with pytest.raises(InputError, match=rf"{name}: .*{message}"):
+        import_gleif(db, bad)
+    assert query("SELECT count(*) FROM gleif_relationships") == [(1,)]
+
+
+def test_legal_units_rows_without_siren_are_counted(tmp_path: Path, db: Path) -> None:
+    units = tmp_path / "StockUniteLegale.csv"
+    units.write_text(
+        f"siren,categorieJuridiqueUniteLegale\n{FOREIGN},3120\n12345,5710\n,5710\n", encoding="utf-8"
+    )
+    assert import_legal_units(db, units) == (1, 2)
+
+
 def test_legal_units_mark_foreign_companies_and_buyer_kinds(
     tmp_path: Path, ingest_files: Callable[..., Any], query: Query, db: Path
 ) -> None:
@@ -219,7 +259,7 @@ def test_legal_units_mark_foreign_companies_and_buyer_kinds(
         f"{FOREIGN},3120,FOREIGN LTD\n{hospital},7364,CENTRE HOSPITALIER\n",
         encoding="utf-8",
     )
-    assert import_legal_units(db, units) == 2
+    assert import_legal_units(db, units) == (2, 0)
     assert query("SELECT buyer_kind FROM contracts") == [("hopital",)]
     row = query(
         "SELECT registration_bloc, foreign_company, parent_bloc, parent_source FROM contract_suppliers"

@@ -191,14 +191,14 @@ def import_territories(db_path: Path, path: Path, *, kb_extra: Sequence[Path] = 
     return n
 
 
-def import_legal_units(db_path: Path, path: Path, *, kb_extra: Sequence[Path] = ()) -> int:
+def import_legal_units(db_path: Path, path: Path, *, kb_extra: Sequence[Path] = ()) -> tuple[int, int]:
     """Import legal categories from SIRENE's StockUniteLegale (buyer kinds, foreign companies), then
-    re-derive."""
+    re-derive. Returns the legal units imported and the rows skipped (no 9-digit ``siren``)."""
     require_file(path)
     con = connect(db_path)
     try:
-        n = resolve.import_legal_units(con, path)
+        counts = resolve.import_legal_units(con, path)
     finally:
         con.close()
     rederive(db_path, kb_extra=kb_extra)
-    return n
+    return counts

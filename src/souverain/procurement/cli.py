@@ -76,17 +76,25 @@ def ingest_cmd(
         if "stage" in tasks:
             bar.update(tasks["stage"], completed=1, total=1)
     for f in result.files:
-        state = "unchanged, not read again" if f.reused else f"{f.records} contracts, {f.rows} rows"
+        state = (
+            "unchanged, not read again"
+            if f.reused
+            else f"{_count(f.records, 'contract')}, {_count(f.rows, 'row')}"
+        )
         console.print(f"{f.path} ({f.format}): {state}", highlight=False)
     s = result.summary
     report = ", ".join(f"{k} {v}" for k, v in s.report.items()) or "nothing to report"
     console.print(
-        f"{s.contracts} contracts after de-duplication ({s.staged_contracts} published), "
+        f"{_count(s.contracts, 'contract')} after de-duplication ({s.staged_contracts} published), "
         f"{s.digital} digital; "
         f"KB {result.kb_version}; ingest report: {report}",
         highlight=False,
     )
     out.print(str(result.db), soft_wrap=True, highlight=False)
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 @procurement_app.command("shares")
@@ -118,6 +126,14 @@ def shares_cmd(
     rows = shares(_db(db), by=dims, views=views, where={"year": year} if year is not None else None)
     if as_json:
         out.print_json(orjson.dumps(rows).decode())
+        return
+    if not rows:
+        from souverain.cli import console
+
+        years = sorted({r["year"] for r in shares(_db(db), by=("year",), views=views[:1]) if r["year"]})
+        held = f"it holds {years[0]}–{years[-1]}" if years else "it holds no digital contract yet"
+        scope = f" notified in {year}" if year is not None else ""
+        console.print(f"no digital contract{scope} in the procurement database ({held})", highlight=False)
         return
 
     def pct(x: float | None) -> str:
@@ -255,7 +271,9 @@ def import_legal_units_cmd(
     from souverain.cli import console
     from souverain.procurement.api import import_legal_units
 
-    console.print(f"{import_legal_units(_db(db), file, kb_extra=kb_extra or [])} legal units imported")
+    imported, skipped = import_legal_units(_db(db), file, kb_extra=kb_extra or [])
+    note = f" ({skipped} row(s) without a 9-digit siren skipped)" if skipped else ""
+    console.print(f"{imported} legal units imported{note}", highlight=False)
 
 
 @procurement_app.command("generate")

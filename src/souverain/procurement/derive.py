@@ -236,8 +236,9 @@ def _contracts(con: duckdb.DuckDBPyConnection, ref: Reference) -> None:
                    AS framework,
                notified, year(notified) AS year, p_date AS published,
                try_cast(duration AS INTEGER) AS duration_months,
-               amount_value AS amount,
-               CASE WHEN amount_value IS NULL OR amount_value = 0 THEN 'bad-amount'
+               CASE WHEN isfinite(amount_value) THEN amount_value END AS amount,
+               CASE WHEN amount_value IS NULL OR amount_value = 0 OR NOT isfinite(amount_value)
+                        THEN 'bad-amount'
                     WHEN amount_value < 0 THEN 'negative-amount'
                     WHEN amount_value > {pol.ceiling_eur!r} THEN 'absurd-amount'
                     WHEN amount_value >= {pol.placeholder_min_eur!r}
@@ -245,6 +246,7 @@ def _contracts(con: duckdb.DuckDBPyConnection, ref: Reference) -> None:
                END AS amount_flag,
                CASE WHEN amount_value IS NULL THEN CASE WHEN nullif(trim(amount_raw), '') IS NULL
                          THEN 'missing' ELSE 'not a number' END
+                    WHEN NOT isfinite(amount_value) THEN 'not a number'  -- 'NaN', 'inf', '1e400' parse
                     WHEN amount_value = 0 THEN 'zero'
                     WHEN amount_value < 0 THEN 'below zero'
                     WHEN amount_value > {pol.ceiling_eur!r}

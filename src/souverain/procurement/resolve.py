@@ -192,7 +192,12 @@ def _json_relationships(path: Path) -> Iterator[tuple[str, str, str, str]]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"{path}: not a GLEIF relationship JSON file: {exc}") from None
     items = doc.get("data") or doc.get("relations") or doc.get("records") if isinstance(doc, dict) else doc
-    for item in items or []:
+    if not isinstance(items, list):
+        raise InputError(
+            f"{path}: not a GLEIF relationship JSON file: expected a list of relationship records (or an "
+            "object whose 'data' is one)"
+        )
+    for item in items:
         rel = item
         for key in ("attributes", "RelationshipRecord", "relationship", "Relationship"):
             inner = _get(rel, key)
@@ -255,6 +260,12 @@ def import_gleif(
     for start, end, rtype, status in raw:
         if rtype in ("IS_ULTIMATELY_CONSOLIDATED_BY", "IS_DIRECTLY_CONSOLIDATED_BY"):
             rels.append((start, end, rtype, status, str(relationships)))
+    if not rels:  # replacing an earlier import with nothing would lose it silently
+        found = f"{len(raw)} relationship record(s), none" if raw else "no relationship record,"
+        raise InputError(
+            f"{relationships}: {found} of type IS_ULTIMATELY_CONSOLIDATED_BY or IS_DIRECTLY_CONSOLIDATED_BY; "
+            "nothing imported (an earlier import is kept)"
+        )
     ents: list[tuple[Any, ...]] = []
     if entities is not None:
         for i, row in enumerate(_csv_rows(entities), 2):
@@ -395,9 +406,10 @@ def import_territories(
     return len(rows)
 
 
-def import_legal_units(con: duckdb.DuckDBPyConnection, path: Path) -> int:
+def import_legal_units(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[int, int]:
     """Load legal categories from INSEE's SIRENE stock of legal units (``StockUniteLegale`` CSV: columns
-    ``siren`` and ``categorieJuridiqueUniteLegale``, optionally ``denominationUniteLegale``)."""
+    ``siren`` and ``categorieJuridiqueUniteLegale``, optionally ``denominationUniteLegale``). Returns the
+    legal units loaded and the rows skipped (no 9-digit ``siren``)."""
     quoted = str(path).replace("'", "''")
     try:
         cols = {
@@ -434,4 +446,5 @@ def import_legal_units(con: duckdb.DuckDBPyConnection, path: Path) -> int:
         [str(path)],
     )
     con.execute("COMMIT")
-    return int((con.execute("SELECT count(*) FROM legal_units").fetchone() or (0,))[0])
+    loaded = int((con.execute("SELECT count(*) FROM legal_units").fetchone() or (0,))[0])
+    return loaded, int(valid[1]) - int(valid[0])
