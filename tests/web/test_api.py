@@ -110,6 +110,8 @@ def test_one_error_shape(client: httpx.Client) -> None:
         ("/api/v1/organisations/{siren}/findings", {"severity": "nope"}, "severity 'nope': unknown"),
         ("/api/v1/organisations/{siren}/findings", {"family": "nope"}, "family 'nope': unknown"),
         ("/api/v1/dependencies", {"operator": "ovhcloud", "role": "nope"}, "role 'nope': unknown"),
+        ("/api/v1/dependencies", {"operator": "ovhcloud", "kind": "village"}, "kind 'village': unknown"),
+        ("/api/v1/organisations", {"kind": "village"}, "kind 'village': unknown"),
     ]:
         assert_error(client.get(path.format(siren="213105554"), params=params), 422, message)
     assert_error(client.delete("/api/v1/organisations"), 405)

@@ -56,11 +56,40 @@ def test_pages_reference_only_the_server(client: httpx.Client, world: WebWorld) 
 
 def test_errors_are_pages(client: httpx.Client) -> None:
     response = client.get("/departement/00")
-    assert response.status_code == 404 and "unknown code" in response.text
+    assert response.status_code == 404 and "département « 00 » : code inconnu" in response.text
+    assert "unknown code" in client.get("/en/departement/00").text
     assert client.get("/en/org/123456789").status_code == 404
     assert client.get("/review", follow_redirects=False).status_code == 401
-    bad = client.get("/rankings", params={"page": 0})
-    assert bad.status_code == 422 and "page" in bad.text
+    bad = client.get("/rankings", params={"page": 0})  # pydantic's English text on a French page before
+    assert bad.status_code == 422 and "paramètre « page » invalide : au moins 1" in bad.text
+    assert (
+        "parameter &#39;page&#39; is invalid: a whole number is expected"
+        in client.get("/en/rankings", params={"page": "x"}).text
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "said"),
+    [
+        ("/rankings?region=zz", "paramètre « region » invalide : code INSEE inconnu « zz »"),
+        (
+            "/search?q=commune&departement=977",
+            "paramètre « departement » invalide : code INSEE inconnu « 977 »",
+        ),
+        (
+            "/rankings?kind=village",
+            "paramètre « kind » invalide : valeur inconnue « village » (attendu : commune,",
+        ),
+        ("/rankings?order=sideways", "paramètre « order » invalide : valeur inconnue « sideways »"),
+        ("/?indicator=nope", "paramètre « indicator » invalide : valeur inconnue « nope »"),
+        ("/provider/aws?role=bogus", "paramètre « role » invalide : valeur inconnue « bogus »"),
+        ("/en/rankings?kind=village", "parameter &#39;kind&#39; is invalid: unknown value &#39;village&#39;"),
+    ],
+)
+def test_a_filter_that_matches_nothing_is_an_error(client: httpx.Client, path: str, said: str) -> None:
+    """Pages answered a nonsense filter with an empty list (or, for the indicator, silently the score)."""
+    response = client.get(path)
+    assert response.status_code == 422 and said in response.text, response.text[-600:]
 
 
 def test_open_data_generated_and_served(client: httpx.Client, world: WebWorld, server: Server) -> None:

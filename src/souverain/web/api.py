@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from souverain.assessment.assess import render_finding
 from souverain.kb.model import ROLES as KB_ROLES
 from souverain.policy.load import FAMILIES, LEVELS, SEVERITIES
+from souverain.portfolio.model import KINDS
 from souverain.web.data import Filters, Observatory, departements, regions
 from souverain.web.security import hash_token
 from souverain.web.ssrf import TargetRefused, check_target, name_problem
@@ -290,7 +291,8 @@ def _check_choice(name: str, value: str | None, allowed: tuple[str, ...]) -> Non
         raise HTTPException(422, f"{name} '{value}': unknown (expected one of {', '.join(allowed)})")
 
 
-def _check_codes(region: str | None, departement: str | None) -> None:
+def _check_codes(region: str | None, departement: str | None, kind: str | None = None) -> None:
+    _check_choice("kind", kind, KINDS)
     if region and region not in regions():
         raise HTTPException(422, f"region '{region}': unknown INSEE code")
     if departement and departement not in departements():
@@ -311,7 +313,7 @@ def list_organisations(
     fmt: FormatQ = None,
 ) -> Response:
     """Organisations of an assessment (the current one unless ``run``), with filters."""
-    _check_codes(region, departement)
+    _check_codes(region, departement, kind)
     current = _assessment(request, run)
     filters = Filters(region, departement, kind)
     obs = _obs(request)
@@ -452,7 +454,7 @@ def list_dependencies(
     fmt: FormatQ = None,
 ) -> Response:
     """Organisations depending on ``operator`` (as operator or infrastructure), one row per role."""
-    _check_codes(region, departement)
+    _check_codes(region, departement, kind)
     _check_choice("role", role, KB_ROLES)
     current = _assessment(request, run)
     obs = _obs(request)

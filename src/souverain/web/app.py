@@ -173,7 +173,9 @@ def create_app(settings: WebSettings) -> FastAPI:
         message = "; ".join(f"{d['where']}: {d['problem']}" for d in details) or "invalid request"
         if _is_api(request):
             return JSONResponse(error_body(422, message, details), 422)
-        return HTMLResponse(pages.error_page(request, 422, message), 422)
+        return HTMLResponse(
+            pages.error_page(request, 422, pages.validation_message(request, exc.errors())), 422
+        )
 
     @app.exception_handler(Exception)
     async def crashed(request: Request, exc: Exception) -> Response:

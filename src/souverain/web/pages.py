@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -12,20 +13,21 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from souverain.assessment.assess import MIN_ROLES, render_finding
+from souverain.kb.model import ROLES as KB_ROLES
 from souverain.policy.load import Policy, load_policy
+from souverain.portfolio.model import KINDS
 from souverain.portfolio.validate import email_problem
 from souverain.web.data import INDICATORS, Filters, Observatory, departements, regions
 from souverain.web.i18n import Translator, prefix
 from souverain.web.security import verify_password
 
-__all__ = ["error_page", "router"]
+__all__ = ["error_page", "router", "validation_message"]
 
 router = APIRouter(include_in_schema=False)
 PER_PAGE = 50
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
 ROLE_ORDER = (*MIN_ROLES, "third-party")
 TOPICS = ("organisation", "domains", "dependency", "finding", "other")
-KINDS = ("commune", "epci", "departement", "region", "ministere", "etablissement-public", "hopital", "other")
 
 
 @lru_cache(maxsize=1)
@@ -97,8 +99,49 @@ def _check_csrf(request: Request, token: str | None) -> None:
         raise HTTPException(403, Translator(lang_of(request))("csrf_failed"))
 
 
-def _filters(region: str | None, departement: str | None, kind: str | None) -> Filters:
-    return Filters(region or None, departement or None, kind or None)
+def bad_param(request: Request, name: str, problem: str, **values: Any) -> HTTPException:
+    """A 422 saying, in the page's language, which parameter is wrong and why (``problem``: a ``p_*``
+    message key)."""
+    t = Translator(lang_of(request))
+    return HTTPException(422, t("bad_param", name=name, problem=t(problem, **values)))
+
+
+_PYDANTIC = {  # pydantic's error types met by the pages' parameters → (message key, its value from ctx)
+    "int_parsing": ("p_int", None),
+    "greater_than_equal": ("p_ge", "ge"),
+    "less_than_equal": ("p_le", "le"),
+    "string_too_long": ("p_long", "max_length"),
+    "missing": ("p_missing", None),
+}
+
+
+def validation_message(request: Request, errors: Sequence[Any]) -> str:
+    """The parameters FastAPI refused, in the page's language (pydantic's own text, in English, for an error
+    type the pages do not expect)."""
+    t = Translator(lang_of(request))
+    said = []
+    for error in errors:
+        name = str(error.get("loc", ("?",))[-1])
+        key, limit = _PYDANTIC.get(error.get("type", ""), (None, None))
+        ctx = error.get("ctx") or {}
+        problem = t(key, limit=ctx.get(limit, "")) if key else str(error.get("msg", ""))
+        said.append(t("bad_param", name=name, problem=problem))
+    return "; ".join(said) or t("error_title")
+
+
+def _choice(request: Request, name: str, value: str | None, allowed: tuple[str, ...]) -> str | None:
+    """A filter's value must be one it can match: a typo is an error, not an empty list that looks like an
+    answer."""
+    if value and value not in allowed:
+        raise bad_param(request, name, "p_choice", value=value, expected=", ".join(allowed))
+    return value or None
+
+
+def _filters(request: Request, region: str | None, departement: str | None, kind: str | None) -> Filters:
+    for name, value, known in (("region", region, regions()), ("departement", departement, departements())):
+        if value and value not in known:
+            raise bad_param(request, name, "p_code", value=value)
+    return Filters(region or None, departement or None, _choice(request, "kind", kind, KINDS))
 
 
 def _entity_name(kb: Any, entity: str | None, t: Translator) -> str:
@@ -117,8 +160,7 @@ def overview(request: Request, indicator: str = "score") -> HTMLResponse:
     current = obs.current()
     if current is None:
         return _page(request, "empty.html.j2")
-    if indicator not in INDICATORS:
-        indicator = "score"
+    _choice(request, "indicator", indicator, INDICATORS)
     stats = obs.ready(current["id"])
     areas = obs.areas(current["id"], "departement")
     kb = obs.kb_for(current)
@@ -143,7 +185,7 @@ def departement_page(
     request: Request, code: str, page: Annotated[int, Query(ge=1, le=10_000)] = 1
 ) -> Response:
     if code not in departements():
-        raise HTTPException(404, f"département '{code}': unknown code")
+        raise HTTPException(404, Translator(lang_of(request))("unknown_dept", code=code))
     obs: Observatory = request.app.state.obs
     current = _current(request)
     values = obs.areas(current["id"], "departement").get(code, {})
@@ -303,14 +345,15 @@ def provider_page(
     stats = obs.provider(current["id"], entity)
     ent = kb.entities.get(entity) if kb is not None else None
     if stats is None and ent is None:
-        raise HTTPException(404, f"provider '{entity}': neither observed nor in the knowledge base")
+        raise HTTPException(404, Translator(lang_of(request))("unknown_provider", entity=entity))
     info = explain(kb, ent, dt.date.fromisoformat(current["as_of"])) if kb is not None and ent else None
     names = {}
     if info is not None and kb is not None:
         names = {
             o["parent"]: _entity_name(kb, o["parent"], Translator(lang_of(request))) for o in info["owners"]
         }
-    rows = obs.dependents(current["id"], entity, role or None, _filters(region, None, None), page, PER_PAGE)
+    role = _choice(request, "role", role, KB_ROLES)
+    rows = obs.dependents(current["id"], entity, role, _filters(request, region, None, None), page, PER_PAGE)
     return _page(
         request,
         "provider.html.j2",
@@ -338,7 +381,7 @@ def search_page(
 ) -> Response:
     obs: Observatory = request.app.state.obs
     current = _current(request)
-    filters = _filters(region, departement, kind)
+    filters = _filters(request, region, departement, kind)
     results = obs.search(current["id"], q, filters) if q.strip() else None
     partial = request.headers.get("HX-Request") == "true"
     template = "_results.html.j2" if partial else "search.html.j2"
@@ -356,7 +399,8 @@ def rankings_page(
 ) -> Response:
     obs: Observatory = request.app.state.obs
     current = _current(request)
-    filters = _filters(region, departement, kind)
+    filters = _filters(request, region, departement, kind)
+    _choice(request, "order", order, ("worst", "best"))
     orgs = obs.organisations(
         current["id"], filters, page, PER_PAGE, "-score" if order == "worst" else "score"
     )
