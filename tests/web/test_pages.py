@@ -110,3 +110,18 @@ def test_open_data_generated_and_served(client: httpx.Client, world: WebWorld, s
     assert client.get(f"/opendata/{run_id}/%2E%2E/%2E%2E/store.db").status_code == 404
     assert client.get(f"/opendata/{run_id}/csv/../../store.db").status_code in (404, 405)
     assert (world.home / "opendata" / str(run_id) / "datapackage.json").is_file()
+
+
+def test_a_refused_correction_says_why_in_the_page_language(client: httpx.Client, world: WebWorld) -> None:
+    siren = world.sirens[0]
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get(f"/org/{siren}").text)
+    assert token is not None
+    good = {"contact_name": "X Y", "contact_email": "x@y.fr", "topic": "other", "message": "0123456789 abc"}
+    for changed, said in [
+        ({"topic": "bogus"}, "paramètre « topic » invalide : valeur inconnue « bogus »"),
+        ({"topic": ""}, "paramètre « topic » invalide : manquant"),  # an empty form field is no field
+        ({"contact_email": "a b@c.fr"}, "« a b@c.fr » n&#39;est pas une adresse électronique valable"),
+        ({"message": "court"}, "paramètre « message » invalide : au moins 10 caractères"),
+    ]:
+        response = client.post(f"/org/{siren}/corrections", data={**good, **changed, "csrf": token.group(1)})
+        assert response.status_code == 422 and said in response.text, (changed, response.text[-500:])

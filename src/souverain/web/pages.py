@@ -111,6 +111,7 @@ _PYDANTIC = {  # pydantic's error types met by the pages' parameters → (messag
     "greater_than_equal": ("p_ge", "ge"),
     "less_than_equal": ("p_le", "le"),
     "string_too_long": ("p_long", "max_length"),
+    "string_too_short": ("p_short", "min_length"),
     "missing": ("p_missing", None),
 }
 
@@ -129,10 +130,12 @@ def validation_message(request: Request, errors: Sequence[Any]) -> str:
     return "; ".join(said) or t("error_title")
 
 
-def _choice(request: Request, name: str, value: str | None, allowed: tuple[str, ...]) -> str | None:
+def _choice(
+    request: Request, name: str, value: str | None, allowed: tuple[str, ...], *, required: bool = False
+) -> str | None:
     """A filter's value must be one it can match: a typo is an error, not an empty list that looks like an
-    answer."""
-    if value and value not in allowed:
+    answer. An empty filter is no filter (the forms' "all"); an empty ``required`` value is an error."""
+    if (value or required) and value not in allowed:
         raise bad_param(request, name, "p_choice", value=value, expected=", ".join(allowed))
     return value or None
 
@@ -202,7 +205,7 @@ def org_page(request: Request, siren: str, sent: int | None = None) -> Response:
     doc = obs.store.org_assessment(current["id"], siren)
     org = obs.store.organisation(siren)
     if row is None or doc is None or org is None:
-        raise HTTPException(404, f"organisation '{siren}': not in the current assessment")
+        raise HTTPException(404, Translator(lang_of(request))("org_not_assessed", siren=siren))
     t = Translator(lang_of(request))
     kb = obs.kb_for(current)
     levels = []
@@ -255,12 +258,10 @@ def submit_correction(
     _check_csrf(request, csrf)
     obs: Observatory = request.app.state.obs
     if obs.store.organisation(siren) is None:
-        raise HTTPException(404, f"organisation '{siren}': unknown")
-    if topic not in TOPICS:
-        raise HTTPException(422, f"topic '{topic}': expected one of {', '.join(TOPICS)}")
-    problem = email_problem(contact_email)
-    if problem:
-        raise HTTPException(422, f"contact_email '{contact_email}': {problem}")
+        raise HTTPException(404, Translator(lang_of(request))("org_unknown", siren=siren))
+    _choice(request, "topic", topic, TOPICS, required=True)
+    if email_problem(contact_email):
+        raise bad_param(request, "contact_email", "p_email", value=contact_email)
     client = request.client.host if request.client else "?"
     wait = request.app.state.limiter.take(
         f"correction:{client}", request.app.state.settings.corrections_per_minute
@@ -268,7 +269,7 @@ def submit_correction(
     if wait:
         raise HTTPException(
             429,
-            "too many corrections from this address; try again later",
+            Translator(lang_of(request))("corrections_too_often"),
             headers={"Retry-After": str(int(wait) + 1)},
         )
     correction_id = obs.store.add_correction(
@@ -437,10 +438,10 @@ def opendata_generate(request: Request, run_id: int, csrf: Annotated[str | None,
     _check_csrf(request, csrf)
     obs: Observatory = request.app.state.obs
     if run_id not in {r["run_id"] for r in obs.published()}:
-        raise HTTPException(404, f"run {run_id}: no published assessment")
+        raise HTTPException(404, Translator(lang_of(request))("run_not_published", run=run_id))
     client = request.client.host if request.client else "?"
     if request.app.state.limiter.take(f"opendata:{client}", 2):
-        raise HTTPException(429, "open data is being generated too often from this address; wait a minute")
+        raise HTTPException(429, Translator(lang_of(request))("opendata_too_often"))
     current = obs.for_run(run_id)
     assert current is not None
     publish.generate(obs.store, run_id, _opendata_dir(request, run_id), obs.kb_for(current))
@@ -454,7 +455,7 @@ def opendata_file(request: Request, run_id: int, name: str) -> Response:
     folder = _opendata_dir(request, run_id)
     files = {f["name"]: f for f in publish.listing(folder)}
     if name not in files:
-        raise HTTPException(404, f"open data file '{name}' of run {run_id}: not generated")
+        raise HTTPException(404, Translator(lang_of(request))("opendata_missing", name=name, run=run_id))
     return FileResponse(folder / name, filename=name.replace("/", "-"))
 
 
@@ -474,7 +475,7 @@ def signin(
     _check_csrf(request, csrf)
     client = request.client.host if request.client else "?"
     if request.app.state.limiter.take(f"signin:{client}", 10):
-        raise HTTPException(429, "too many sign-in attempts; wait a minute")
+        raise HTTPException(429, Translator(lang_of(request))("signin_too_often"))
     account = request.app.state.store.operator(username)
     if account is None or account["disabled"] or not verify_password(password, account["password_hash"]):
         return _page(request, "signin.html.j2", status=401, failed=True)
@@ -521,12 +522,11 @@ def review(
 ) -> Response:
     who = _require_operator(request)
     _check_csrf(request, csrf)
-    if decision not in ("accept", "reject"):
-        raise HTTPException(422, f"decision '{decision}': expected accept or reject")
+    _choice(request, "decision", decision, ("accept", "reject"), required=True)
     if not request.app.state.store.review_correction(
         correction_id, who, decision == "accept", reason.strip()
     ):
-        raise HTTPException(409, f"correction {correction_id}: not pending (already reviewed, or unknown)")
+        raise HTTPException(409, Translator(lang_of(request))("correction_not_pending", id=correction_id))
     return RedirectResponse(f"{prefix(lang_of(request))}/review", status_code=303)
 
 
