@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import secrets
 from collections.abc import Sequence
 from functools import lru_cache
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -283,12 +285,18 @@ def submit_correction(
 _PROCUREMENT_CACHE: dict[tuple[str, float], dict[str, Any]] = {}
 
 
+def _procurement_path(request: Request) -> Path | None:
+    """The DECP database the server shows (``serve --procurement``, else the home's), when there is one."""
+    settings = request.app.state.settings
+    path: Path = settings.procurement or settings.home / "procurement.duckdb"
+    return path if path.is_file() else None
+
+
 def _procurement_data(request: Request) -> dict[str, Any] | None:
     """The procurement pillar's figures (souverain.procurement.report.report_data), computed once per
     version of the DECP database (its path and modification time)."""
-    settings = request.app.state.settings
-    path = settings.procurement or settings.home / "procurement.duckdb"
-    if not path.is_file():
+    path = _procurement_path(request)
+    if path is None:
         return None
     key = (str(path), path.stat().st_mtime)
     if key not in _PROCUREMENT_CACHE:
@@ -415,8 +423,17 @@ def rankings_page(
 
 
 # open data -----------------------------------------------------------------------------------------------
-def _opendata_dir(request: Request, run_id: int) -> Any:
-    return request.app.state.settings.home / "opendata" / str(run_id)
+def _opendata_dir(request: Request, run_id: int) -> Path:
+    """Where a run's open data is generated. With a DECP database the export carries its tables too, as
+    `souverain export` does: one folder per state of the database (its size and modification time), since
+    an ingest changes those tables while the run's own never change."""
+    base: Path = request.app.state.settings.home / "opendata"
+    decp = _procurement_path(request)
+    if decp is None:
+        return base / str(run_id)
+    stat = decp.stat()
+    state = hashlib.sha256(f"{decp.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:12]
+    return base / f"{run_id}-decp-{state}"
 
 
 @router.get("/opendata", response_class=HTMLResponse)
@@ -444,7 +461,8 @@ def opendata_generate(request: Request, run_id: int, csrf: Annotated[str | None,
         raise HTTPException(429, Translator(lang_of(request))("opendata_too_often"))
     current = obs.for_run(run_id)
     assert current is not None
-    publish.generate(obs.store, run_id, _opendata_dir(request, run_id), obs.kb_for(current))
+    decp = _procurement_path(request)
+    publish.generate(obs.store, run_id, _opendata_dir(request, run_id), obs.kb_for(current), decp)
     return RedirectResponse(f"{prefix(lang_of(request))}/opendata#run-{run_id}", status_code=303)
 
 

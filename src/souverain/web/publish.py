@@ -1,8 +1,10 @@
 """Open data on the web: the files of :func:`souverain.opendata.export_run`, generated on demand into
-``$SOUVERAIN_HOME/opendata/<run>/`` (kept: a run's evidence never changes), then served as they are."""
+``$SOUVERAIN_HOME/opendata/<run>/`` (kept: a run's evidence never changes; with a DECP database, into
+``<run>-decp-<state>/``, with its tables), then served as they are."""
 
 from __future__ import annotations
 
+import shutil
 import threading
 from pathlib import Path
 from typing import Any
@@ -24,11 +26,22 @@ def listing(folder: Path) -> list[dict[str, Any]]:
     return sorted(out, key=lambda f: (f["name"] != "datapackage.json", f["name"]))
 
 
-def generate(store: Store, run_id: int, folder: Path, kb: KB | None = None) -> list[dict[str, Any]]:
-    """Export the run unless already exported; one export at a time."""
+def generate(
+    store: Store, run_id: int, folder: Path, kb: KB | None = None, procurement: Path | None = None
+) -> list[dict[str, Any]]:
+    """Export the run (with the tables of the ``procurement`` DECP database, as ``souverain export``) unless
+    already exported; one export at a time."""
     from souverain.opendata import export_run
 
     with _LOCK:
         if not listing(folder):
-            export_run(store, run_id, folder, kb=kb)
+            extra = None
+            if procurement is not None:
+                from souverain.procurement import extra_tables
+
+                extra = extra_tables(procurement)
+            export_run(store, run_id, folder, kb=kb, extra_tables=extra)
+            for other in (*folder.parent.glob(f"{run_id}-decp-*"), folder.parent / str(run_id)):
+                if other != folder and other.is_dir():  # the run's export for an earlier DECP state
+                    shutil.rmtree(other, ignore_errors=True)
     return listing(folder)
