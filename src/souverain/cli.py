@@ -732,12 +732,38 @@ def lab_down(lab_dir: LabDirOpt = None) -> None:
 
 
 @lab_app.command("status")
-def lab_status(lab_dir: LabDirOpt = None) -> None:
-    """Show which lab servers run, and the world they serve."""
+def lab_status(
+    lab_dir: LabDirOpt = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the whole status (every address) as JSON.")
+    ] = False,
+) -> None:
+    """Show which lab servers run, and the world they serve (exit code 1 when one is not running)."""
     from souverain.lab import status
 
     _lab_info(lab_dir)  # a folder without a lab is an error, not a document of nulls
-    out.print_json(orjson.dumps(status(_lab_dir(lab_dir)), default=str).decode())
+    doc = status(_lab_dir(lab_dir))
+    if as_json:
+        out.print_json(orjson.dumps(doc, default=str).decode())
+    else:
+        state = "running" if doc["running"] else "[red]not running[/] (souverain lab up starts it again)"
+        out.print(
+            f"lab {doc['lab_dir']}: {doc['size']} organisations, {doc['domains']} domains "
+            f"(seed {doc['seed']}), resolver {doc['resolver']}: {state}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        table = Table("service", "state", "pid", "addresses")
+        for name, svc in doc["services"].items():
+            addresses = svc["address"] if isinstance(svc["address"], list) else [svc["address"]]
+            shown = ", ".join(str(a) for a in addresses[:2] if a) + (
+                f" and {len(addresses) - 2} more" if len(addresses) > 2 else ""
+            )
+            running = "running" if svc["running"] else "[red]stopped[/]"
+            table.add_row(name, running, str(svc["pid"] or "—"), shown or "—")
+        out.print(table)
+    if not doc["running"]:
+        raise typer.Exit(1)
 
 
 @kb_app.command("update")

@@ -6,6 +6,7 @@ import json
 import socket
 import ssl
 import warnings
+from pathlib import Path
 
 import dns.flags
 import dns.message
@@ -15,6 +16,7 @@ import dns.rdatatype
 import psutil
 import pytest
 
+from cli_runner import run_cli as souverain
 from souverain.lab import LabInfo, down, status
 
 pytestmark = pytest.mark.lab
@@ -120,10 +122,27 @@ def test_silent_server_times_out(lab: LabInfo) -> None:
             s.recv(1)
 
 
-def test_zz_down_stops_every_process(lab: LabInfo) -> None:
+def test_lab_status_command_summarises(lab: LabInfo, tmp_path: Path) -> None:
+    """It printed ~300 lines of JSON (every address); now a line and a table, the JSON with --json."""
+    shown = souverain("lab", "status", "--dir", str(lab.lab_dir), home=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert lines[0].startswith(f"lab {lab.lab_dir}: ") and lines[0].endswith(
+        "resolver 127.53.0.53:53: running"
+    )
+    rows = {line.split()[1]: line.split()[3] for line in lines if line.startswith("│")}
+    assert rows == {"nsd": "running", "unbound": "running", "nginx": "running", "hostile": "running"}
+    assert len(lines) < 15
+    full = souverain("lab", "status", "--dir", str(lab.lab_dir), "--json", home=tmp_path)
+    assert json.loads(full.stdout) == json.loads(json.dumps(status(lab.lab_dir), default=str))
+
+
+def test_zz_down_stops_every_process(lab: LabInfo, tmp_path: Path) -> None:
     pids = [s["pid"] for s in status(lab.lab_dir)["services"].values()]
     assert all(pids)
     down(lab.lab_dir)
     assert not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in pids)
     assert not any(s["running"] for s in status(lab.lab_dir)["services"].values())
+    stopped = souverain("lab", "status", "--dir", str(lab.lab_dir), home=tmp_path)
+    assert stopped.returncode == 1 and "not running" in stopped.stdout.splitlines()[0]
     down(lab.lab_dir)
