@@ -14,18 +14,8 @@ import orjson
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from rich.progress import Progress
 from rich.table import Table
-from rich.text import Text
 
 from souverain import __version__
 from souverain.cliopts import StoreOpt, out_folder
@@ -119,27 +109,11 @@ def _store(value: str | Path | None, *, existing: bool = False) -> Any:
     return Store(target)
 
 
-class RateColumn(ProgressColumn):
-    """Items per second."""
-
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:,.1f}/s" if speed else "–/s", style="progress.data.speed")
-
-
 def progress_bar() -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        RateColumn(),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=console,
-        transient=False,
-        disable=not console.is_terminal and os.environ.get("SOUVERAIN_PROGRESS") != "1",
-    )
+    """A bar on a terminal, lines in a log (``souverain.progress``)."""
+    from souverain.progress import progress_bar as make
+
+    return make(console)
 
 
 def _print_version(value: bool) -> None:
