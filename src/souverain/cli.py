@@ -177,10 +177,7 @@ def scan(
     if resume is not None:
         if portfolio is not None:
             raise InputError("scan: give either a portfolio or --resume RUN, not both")
-        info = db.run(resume)
-        if info.status == "completed":
-            raise InputError(f"--resume {resume}: run {resume} is already completed")
-        config = dict(info.config)
+        config = dict(_resumable(db, resume).config)
         run_id = resume
     else:
         config = {}
@@ -227,8 +224,10 @@ def scan(
                 del orgs  # stored with the run; ~10 KB per organisation would otherwise be held
                 gc.collect()
                 trim_heap()
-            elif db.run(run_id).status == "completed":  # by the process that held it until now
-                raise InputError(f"--resume {resume}: run {resume} is already completed")
+            else:
+                _resumable(
+                    db, run_id
+                )  # again, held: the process that held it until now may have completed it
             options = ScanOptions(
                 concurrency=concurrency, target_budget_s=target_budget, only=probes, workers=workers
             )
@@ -243,6 +242,14 @@ def scan(
         _conclude_scan(db, run_id, config, summary, context, stream, concurrency)
     finally:
         lock.release()
+
+
+def _resumable(db: Any, run_id: int) -> Any:
+    """The run to resume (``RunInfo``); an error when there is no such run or it is completed."""
+    info = db.run(run_id)
+    if info.status == "completed":
+        raise InputError(f"--resume {run_id}: run {run_id} is already completed")
+    return info
 
 
 def _scan_held_run(

@@ -92,13 +92,18 @@ def error_page(request: Request, status: int, message: str) -> str:
 def _current(request: Request) -> dict[str, Any]:
     current = request.app.state.obs.current()
     if current is None:
-        raise HTTPException(404, Translator(lang_of(request))("no_data"))
+        raise HTTPException(404, _say(request, "no_data"))
     return dict(current)
 
 
 def _check_csrf(request: Request, token: str | None) -> None:
     if not request.app.state.csrf.valid(token, _binding(request)):
-        raise HTTPException(403, Translator(lang_of(request))("csrf_failed"))
+        raise HTTPException(403, _say(request, "csrf_failed"))
+
+
+def _say(request: Request, key: str, **values: Any) -> str:
+    """A message of the catalogue in the page's language."""
+    return Translator(lang_of(request))(key, **values)
 
 
 def bad_param(request: Request, name: str, problem: str, **values: Any) -> HTTPException:
@@ -190,7 +195,7 @@ def departement_page(
     request: Request, code: str, page: Annotated[int, Query(ge=1, le=10_000)] = 1
 ) -> Response:
     if code not in departements():
-        raise HTTPException(404, Translator(lang_of(request))("unknown_dept", code=code))
+        raise HTTPException(404, _say(request, "unknown_dept", code=code))
     obs: Observatory = request.app.state.obs
     current = _current(request)
     values = obs.areas(current["id"], "departement").get(code, {})
@@ -207,7 +212,7 @@ def org_page(request: Request, siren: str, sent: int | None = None) -> Response:
     doc = obs.store.org_assessment(current["id"], siren)
     org = obs.store.organisation(siren)
     if row is None or doc is None or org is None:
-        raise HTTPException(404, Translator(lang_of(request))("org_not_assessed", siren=siren))
+        raise HTTPException(404, _say(request, "org_not_assessed", siren=siren))
     t = Translator(lang_of(request))
     kb = obs.kb_for(current)
     levels = []
@@ -260,7 +265,7 @@ def submit_correction(
     _check_csrf(request, csrf)
     obs: Observatory = request.app.state.obs
     if obs.store.organisation(siren) is None:
-        raise HTTPException(404, Translator(lang_of(request))("org_unknown", siren=siren))
+        raise HTTPException(404, _say(request, "org_unknown", siren=siren))
     _choice(request, "topic", topic, TOPICS, required=True)
     if email_problem(contact_email):
         raise bad_param(request, "contact_email", "p_email", value=contact_email)
@@ -271,7 +276,7 @@ def submit_correction(
     if wait:
         raise HTTPException(
             429,
-            Translator(lang_of(request))("corrections_too_often"),
+            _say(request, "corrections_too_often"),
             headers={"Retry-After": str(int(wait) + 1)},
         )
     correction_id = obs.store.add_correction(
@@ -354,7 +359,7 @@ def provider_page(
     stats = obs.provider(current["id"], entity)
     ent = kb.entities.get(entity) if kb is not None else None
     if stats is None and ent is None:
-        raise HTTPException(404, Translator(lang_of(request))("unknown_provider", entity=entity))
+        raise HTTPException(404, _say(request, "unknown_provider", entity=entity))
     info = explain(kb, ent, dt.date.fromisoformat(current["as_of"])) if kb is not None and ent else None
     names = {}
     if info is not None and kb is not None:
@@ -455,10 +460,10 @@ def opendata_generate(request: Request, run_id: int, csrf: Annotated[str | None,
     _check_csrf(request, csrf)
     obs: Observatory = request.app.state.obs
     if run_id not in {r["run_id"] for r in obs.published()}:
-        raise HTTPException(404, Translator(lang_of(request))("run_not_published", run=run_id))
+        raise HTTPException(404, _say(request, "run_not_published", run=run_id))
     client = request.client.host if request.client else "?"
     if request.app.state.limiter.take(f"opendata:{client}", 2):
-        raise HTTPException(429, Translator(lang_of(request))("opendata_too_often"))
+        raise HTTPException(429, _say(request, "opendata_too_often"))
     current = obs.for_run(run_id)
     assert current is not None
     decp = _procurement_path(request)
@@ -473,7 +478,7 @@ def opendata_file(request: Request, run_id: int, name: str) -> Response:
     folder = _opendata_dir(request, run_id)
     files = {f["name"]: f for f in publish.listing(folder)}
     if name not in files:
-        raise HTTPException(404, Translator(lang_of(request))("opendata_missing", name=name, run=run_id))
+        raise HTTPException(404, _say(request, "opendata_missing", name=name, run=run_id))
     return FileResponse(folder / name, filename=name.replace("/", "-"))
 
 
@@ -493,7 +498,7 @@ def signin(
     _check_csrf(request, csrf)
     client = request.client.host if request.client else "?"
     if request.app.state.limiter.take(f"signin:{client}", 10):
-        raise HTTPException(429, Translator(lang_of(request))("signin_too_often"))
+        raise HTTPException(429, _say(request, "signin_too_often"))
     account = request.app.state.store.operator(username)
     if account is None or account["disabled"] or not verify_password(password, account["password_hash"]):
         return _page(request, "signin.html.j2", status=401, failed=True)
@@ -513,7 +518,7 @@ def signout(request: Request, csrf: Annotated[str | None, Form()] = None) -> Res
 def _require_operator(request: Request) -> str:
     who = _operator(request)
     if who is None:
-        raise HTTPException(401, Translator(lang_of(request))("signin_title"))
+        raise HTTPException(401, _say(request, "signin_title"))
     return who
 
 
@@ -544,7 +549,7 @@ def review(
     if not request.app.state.store.review_correction(
         correction_id, who, decision == "accept", reason.strip()
     ):
-        raise HTTPException(409, Translator(lang_of(request))("correction_not_pending", id=correction_id))
+        raise HTTPException(409, _say(request, "correction_not_pending", id=correction_id))
     return RedirectResponse(f"{prefix(lang_of(request))}/review", status_code=303)
 
 
