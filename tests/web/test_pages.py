@@ -125,3 +125,33 @@ def test_a_refused_correction_says_why_in_the_page_language(client: httpx.Client
     ]:
         response = client.post(f"/org/{siren}/corrections", data={**good, **changed, "csrf": token.group(1)})
         assert response.status_code == 422 and said in response.text, (changed, response.text[-500:])
+
+
+def test_an_organisation_page_marks_a_domain_scanned_by_an_overloaded_scanner(
+    client: httpx.Client, world: WebWorld
+) -> None:
+    """The report said so; the dashboard did not: a time-out there may be the scanner's, not the domain's."""
+    import sqlalchemy as sa
+
+    from souverain.store import Store
+    from souverain.store.schema import targets
+
+    siren = world.sirens[0]
+    store = Store(world.store_path)
+    domain = store.organisation(siren).domains[0].name  # type: ignore[union-attr]
+    row = (targets.c.run_id == world.run_ids[-1]) & (targets.c.domain == domain)
+    with store.engine.begin() as conn:
+        before = conn.execute(sa.select(targets.c.loop_lag_ms, targets.c.dns_queue_ms).where(row)).one()
+        conn.execute(targets.update().where(row).values(loop_lag_ms=40.0, dns_queue_ms=1250.0))
+    try:
+        fr = client.get(f"/org/{siren}").text
+        en = client.get(f"/en/org/{siren}").text
+        others = client.get(f"/org/{world.sirens[1]}").text
+    finally:
+        with store.engine.begin() as conn:
+            conn.execute(targets.update().where(row).values(loop_lag_ms=before[0], dns_queue_ms=before[1]))
+        store.close()
+    assert f"Le scanner était surchargé pendant la mesure de {domain}" in fr
+    assert "questions DNS attendaient 1.25 s en moyenne" in fr
+    assert f"The scanner was overloaded while {domain} was scanned" in en
+    assert "scanner-busy" not in others

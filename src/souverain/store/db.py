@@ -24,7 +24,7 @@ from souverain.errors import RunNotFound, StoreError
 from souverain.evidence import Evidence
 from souverain.portfolio import Organisation
 from souverain.store import runlock
-from souverain.store.rows import TargetRow
+from souverain.store.rows import BUSY_MS, TargetRow
 from souverain.store.schema import (
     api_tokens,
     assessments,
@@ -352,6 +352,21 @@ class Store:
             conn.execute(runs.update().where(runs.c.id == run_id).values(status=status, finished_at=finished))
 
     # targets and evidence ------------------------------------------------------------------------------
+    def busy_domains(self, run_id: int, domains: Collection[str]) -> list[dict[str, Any]]:
+        """Of ``domains``, those whose target in the run was scanned while the scanner delayed its own work
+        (``rows.is_busy``): domain, status and the two measures, by domain."""
+        if not domains:
+            return []
+        lag, queue = (sa.func.coalesce(c, 0) for c in (targets.c.loop_lag_ms, targets.c.dns_queue_ms))
+        query = (
+            sa.select(targets.c.domain, targets.c.status, targets.c.loop_lag_ms, targets.c.dns_queue_ms)
+            .where(targets.c.run_id == run_id, targets.c.domain.in_(sorted(domains)))
+            .where(sa.or_(lag >= BUSY_MS, queue >= BUSY_MS))
+        )
+        with self.engine.connect() as conn:
+            rows = [dict(r) for r in conn.execute(query).mappings()]
+        return sorted(rows, key=lambda r: r["domain"])
+
     def targets(self, run_id: int, *, pending_only: bool = False) -> list[TargetRow]:
         query = sa.select(targets).where(targets.c.run_id == run_id).order_by(targets.c.id)
         if pending_only:

@@ -236,9 +236,11 @@ def org_page(request: Request, siren: str, sent: int | None = None) -> Response:
         key=lambda f: (SEVERITY_ORDER.get(f["severity"], 9), f["rule"], f["subject"]),
     )
     corrections = obs.store.correction_list(siren=siren)
+    busy = obs.store.busy_domains(current["run_id"], [d.name for d in org.domains])
     return _page(
         request,
         "org.html.j2",
+        busy=busy,
         org=org,
         row=row,
         doc=doc,
