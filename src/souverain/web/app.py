@@ -100,7 +100,9 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
-def create_app(settings: WebSettings) -> FastAPI:
+def create_app(settings: WebSettings, store: Store | None = None) -> FastAPI:
+    """The web application over ``settings.store`` (or the already open ``store``: `serve` opened it to build
+    the web index)."""
     from souverain.web import api, pages
 
     app = FastAPI(
@@ -112,7 +114,7 @@ def create_app(settings: WebSettings) -> FastAPI:
         docs_url=None,  # the stock docs pages load scripts from a CDN: not served
         redoc_url=None,
     )
-    store = Store(settings.store)
+    store = store or Store(settings.store)
     app.state.settings = settings
     app.state.store = store
     app.state.obs = Observatory(store, settings.home)

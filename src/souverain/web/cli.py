@@ -84,7 +84,7 @@ def serve(
             )
         if built:
             cli.console.print(f"web index of assessment {current['id']} built")
-    app = create_app(settings)
+    app = create_app(settings, db)
     cli.console.print(f"serving http://{host}:{port}/ (lab mode: {'on' if lab else 'off'})")
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
