@@ -170,6 +170,12 @@ def test_providers_runs_history(client: httpx.Client, world: WebWorld) -> None:
     assert_error(client.get("/api/v1/providers/no-such-provider"), 404, "no-such-provider")
     deps = client.get("/api/v1/dependencies", params={"operator": "microsoft", "role": "mailbox"}).json()
     assert len(deps["items"]) == 4
+    # every field it gives is filled (domain, reasons and laws were null: they are in the per-body endpoint)
+    assert all(None not in (d["name"], d["kind"], d["subject"], d["level"]) for d in deps["items"])
+    assert {d["relation"] for d in deps["items"]} == {"operator"}
+    assert "domain" not in deps["items"][0] and "laws" not in deps["items"][0]
+    pages_ = client.get("/api/v1/dependencies", params={"operator": "ovhcloud", "role": "third-party"})
+    assert pages_.status_code == 200  # a dependency role like the others (it was a 422)
     runs = client.get("/api/v1/runs").json()
     assert [r["run_id"] for r in runs] == world.run_ids and not any(r["on_demand"] for r in runs)
     trend = client.get("/api/v1/history").json()

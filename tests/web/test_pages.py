@@ -84,6 +84,8 @@ def test_errors_are_pages(client: httpx.Client) -> None:
         ("/?indicator=nope", "paramètre « indicator » invalide : valeur inconnue « nope »"),
         ("/provider/aws?role=bogus", "paramètre « role » invalide : valeur inconnue « bogus »"),
         ("/en/rankings?kind=village", "parameter &#39;kind&#39; is invalid: unknown value &#39;village&#39;"),
+        ("/rankings?page=99", "paramètre « page » invalide : au plus 1"),  # was "Page 99 / 1", empty
+        ("/departement/972?page=2", "paramètre « page » invalide : au plus 1"),
     ],
 )
 def test_a_filter_that_matches_nothing_is_an_error(client: httpx.Client, path: str, said: str) -> None:
@@ -155,3 +157,17 @@ def test_an_organisation_page_marks_a_domain_scanned_by_an_overloaded_scanner(
     assert "questions DNS attendaient 1.25 s en moyenne" in fr
     assert f"The scanner was overloaded while {domain} was scanned" in en
     assert "scanner-busy" not in others
+
+
+def test_every_link_of_the_provider_pages_answers(client: httpx.Client) -> None:
+    """Provider pages linked to their own role and région filters with values the filters refused
+    (`role=third-party`, `region=?`): 52 broken links in a lab crawl."""
+    listing = client.get("/providers").text
+    providers = sorted(set(re.findall(r'href="(/provider/[^"?#]+)"', listing)))
+    assert providers
+    for path in providers:
+        page = client.get(path)
+        assert page.status_code == 200, path
+        for link in sorted(set(re.findall(r'href="(/provider/[^"#]+\?[^"#]+)"', page.text))):
+            target = link.replace("&amp;", "&")
+            assert client.get(target).status_code == 200, target

@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 __all__ = [
+    "DEPENDENCY_ROLES",
     "ENTITY_KINDS",
     "ROLES",
     "SIGNATURE_KINDS",
@@ -42,6 +43,8 @@ ROLES = (
     "script-cdn",
     "saas-other",
 )
+DEPENDENCY_ROLES = (*ROLES, "third-party")
+"""The roles a dependency can have: the KB's, and ``third-party`` for what a page loads."""
 """Roles a dependency can have (docs/kb.md)."""
 
 ENTITY_KINDS = (

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from souverain.assessment.assess import render_finding
-from souverain.kb.model import ROLES as KB_ROLES
+from souverain.kb.model import DEPENDENCY_ROLES
 from souverain.policy.load import FAMILIES, LEVELS, SEVERITIES
 from souverain.portfolio.model import KINDS
 from souverain.web.data import Filters, Observatory, departements, regions
@@ -156,6 +156,27 @@ class Dependency(BaseModel):
 class DependencyList(BaseModel):
     meta: PageMeta
     items: list[Dependency]
+
+
+class Dependent(BaseModel):
+    """An organisation depending on a provider, from the web index: who, which dependency, and whether the
+    provider operates it or is the infrastructure under another operator. The dependency's domain, reasons
+    and laws are in ``/organisations/{siren}/dependencies``."""
+
+    siren: str
+    name: str
+    kind: str
+    departement: str | None = None
+    region: str | None = None
+    role: str
+    subject: str
+    level: str
+    relation: Literal["operator", "infrastructure"]
+
+
+class DependentList(BaseModel):
+    meta: PageMeta
+    items: list[Dependent]
 
 
 class Finding(BaseModel):
@@ -373,7 +394,7 @@ def org_dependencies(
     fmt: FormatQ = None,
 ) -> Response:
     """Dependencies of one organisation with their level and why."""
-    _check_choice("role", role, KB_ROLES)
+    _check_choice("role", role, DEPENDENCY_ROLES)
     _check_choice("level", level, LEVELS)
     _, _, doc = _doc(request, siren, run)
     items = [
@@ -440,7 +461,7 @@ def org_history(request: Request, siren: str) -> OrgHistory:
     return OrgHistory(siren=siren, scores=_obs(request).history_scores(siren), changes=doc.get("history", []))
 
 
-@router.get("/dependencies", response_model=DependencyList, responses=CSV_RESPONSE)
+@router.get("/dependencies", response_model=DependentList, responses=CSV_RESPONSE)
 def list_dependencies(
     request: Request,
     operator: str,
@@ -453,9 +474,10 @@ def list_dependencies(
     run: int | None = None,
     fmt: FormatQ = None,
 ) -> Response:
-    """Organisations depending on ``operator`` (as operator or infrastructure), one row per role."""
+    """Organisations depending on ``operator`` (as operator or infrastructure: ``relation``), one row per
+    role."""
     _check_codes(region, departement, kind)
-    _check_choice("role", role, KB_ROLES)
+    _check_choice("role", role, DEPENDENCY_ROLES)
     current = _assessment(request, run)
     obs = _obs(request)
     rows = obs.dependents(current["id"], operator, role, Filters(region, departement, kind), page, per_page)
@@ -465,18 +487,9 @@ def list_dependencies(
         if not (role or region or departement or kind)
         else len(rows)
     )
-    items = [
-        Dependency(
-            siren=r["siren"],
-            role=r["role"],
-            subject=r["subject"],
-            level=r["level"],
-            operator=operator if r["relation"] == "operator" else None,
-            infrastructure=operator if r["relation"] == "infrastructure" else None,
-        )
-        for r in rows
-    ]
-    body = DependencyList(meta=_meta(page, per_page, total), items=items)
+    fields = set(Dependent.model_fields)
+    items = [Dependent(**{k: v for k, v in r.items() if k in fields}) for r in rows]
+    body = DependentList(meta=_meta(page, per_page, total), items=items)
     return _respond(request, fmt, body, [i.model_dump() for i in items])
 
 

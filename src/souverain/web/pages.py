@@ -15,11 +15,11 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from souverain.assessment.assess import MIN_ROLES, render_finding
-from souverain.kb.model import ROLES as KB_ROLES
+from souverain.kb.model import DEPENDENCY_ROLES
 from souverain.policy.load import Policy, load_policy
 from souverain.portfolio.model import KINDS
 from souverain.portfolio.validate import email_problem
-from souverain.web.data import INDICATORS, Filters, Observatory, departements, regions
+from souverain.web.data import INDICATORS, Filters, Observatory, Page, departements, regions
 from souverain.web.i18n import Translator, prefix
 from souverain.web.security import verify_password
 
@@ -147,6 +147,13 @@ def _choice(
     return value or None
 
 
+def _within(request: Request, found: Page) -> Page:
+    """A page of a list must exist: "page 99 / 5" with an empty table looked like an answer."""
+    if found.page > found.pages:
+        raise bad_param(request, "page", "p_le", limit=found.pages)
+    return found
+
+
 def _filters(request: Request, region: str | None, departement: str | None, kind: str | None) -> Filters:
     for name, value, known in (("region", region, regions()), ("departement", departement, departements())):
         if value and value not in known:
@@ -199,7 +206,7 @@ def departement_page(
     obs: Observatory = request.app.state.obs
     current = _current(request)
     values = obs.areas(current["id"], "departement").get(code, {})
-    orgs = obs.organisations(current["id"], Filters(departement=code), page, PER_PAGE)
+    orgs = _within(request, obs.organisations(current["id"], Filters(departement=code), page, PER_PAGE))
     return _page(request, "departement.html.j2", code=code, values=values, orgs=orgs, indicators=INDICATORS)
 
 
@@ -368,7 +375,7 @@ def provider_page(
         names = {
             o["parent"]: _entity_name(kb, o["parent"], Translator(lang_of(request))) for o in info["owners"]
         }
-    role = _choice(request, "role", role, KB_ROLES)
+    role = _choice(request, "role", role, DEPENDENCY_ROLES)
     rows = obs.dependents(current["id"], entity, role, _filters(request, region, None, None), page, PER_PAGE)
     return _page(
         request,
@@ -417,8 +424,9 @@ def rankings_page(
     current = _current(request)
     filters = _filters(request, region, departement, kind)
     _choice(request, "order", order, ("worst", "best"))
-    orgs = obs.organisations(
-        current["id"], filters, page, PER_PAGE, "-score" if order == "worst" else "score"
+    orgs = _within(
+        request,
+        obs.organisations(current["id"], filters, page, PER_PAGE, "-score" if order == "worst" else "score"),
     )
     areas = obs.areas(current["id"], "departement")
     ranked = sorted(
