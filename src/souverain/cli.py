@@ -145,7 +145,9 @@ def scan(
         bool, typer.Option("--lab", help="Scan the running lab's world with its resolver and CA.")
     ] = False,
     lab_dir: LabDirOpt = None,
-    resume: Annotated[int | None, typer.Option(help="Resume an interrupted run by id.")] = None,
+    resume: Annotated[
+        int | None, typer.Option(min=1, max=2**63 - 1, help="Resume an interrupted run by id.")
+    ] = None,
     store: StoreOpt = None,
     concurrency: Annotated[int, typer.Option(min=1, max=5000, help="Targets in flight at once.")] = 200,
     per_ip: Annotated[
@@ -537,10 +539,15 @@ def kb_show(
 
 
 # report -----------------------------------------------------------------------------------------------
+_MAX_RUN_ID = 2**63 - 1
+
+
 def _run_arg(run: str) -> None:
     """Check the RUN argument before the store is opened (a typo is named before a missing store)."""
     if run != "latest" and not run.isdigit():
         raise InputError(f"RUN '{run}': expected a run id (a number) or 'latest'")
+    if run != "latest" and int(run) > _MAX_RUN_ID:  # the store's integers are 64-bit
+        raise InputError(f"RUN '{run}': no such run (run ids go up to {_MAX_RUN_ID})")
 
 
 def _run_id(db: Any, run: str) -> int:

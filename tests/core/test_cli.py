@@ -50,6 +50,10 @@ EXAMPLE = str(Path(__file__).resolve().parents[2] / "examples" / "portfolio.yaml
         (["scan", EXAMPLE, "--ca-file", EXAMPLE], "not a PEM trust store"),
         (["scan", EXAMPLE, "--only", ",,"], "--only ',,': no probe named"),
         (["lab", "status", "--dir", "nolab"], "no lab there"),
+        # beyond the store's 64-bit integers: an OverflowError (internal error, exit 70) before
+        (["assess", "9" * 24], "no such run (run ids go up to"),
+        (["export", "9" * 24, "--out", "x"], "no such run (run ids go up to"),
+        (["scan", "--resume", "9" * 24], "Invalid value for '--resume'"),
         (["lab", "up", "--dir", EXAMPLE], "a file, not a folder"),
         (["import-evidence", "."], "a folder, not a file"),
         # typer's usage errors too: one line, not its boxed usage text
