@@ -111,7 +111,9 @@ def test_open_data_generated_and_served(client: httpx.Client, world: WebWorld, s
     assert body.status_code == 200 and body.content
     assert client.get(f"/opendata/{run_id}/%2E%2E/%2E%2E/store.db").status_code == 404
     assert client.get(f"/opendata/{run_id}/csv/../../store.db").status_code in (404, 405)
-    assert (world.home / "opendata" / str(run_id) / "datapackage.json").is_file()
+    folders = [p.name for p in (world.home / "opendata").iterdir() if p.name.startswith(f"{run_id}-a")]
+    assert len(folders) == 1 and (world.home / "opendata" / folders[0] / "datapackage.json").is_file()
+
 
 
 def test_a_refused_correction_says_why_in_the_page_language(client: httpx.Client, world: WebWorld) -> None:

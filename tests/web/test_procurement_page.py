@@ -66,10 +66,10 @@ def test_open_data_on_the_web_carries_the_procurement_tables(world: WebWorld, tm
         assert "csv/procurement_shares_year.csv" in files and "csv/procurement_contracts.csv" in files
         package = client.get(f"/opendata/{run_id}/datapackage.json").json()
         assert "procurement-shares-year-csv" in {r["name"] for r in package["resources"]}
-        first = sorted(p.name for p in opendata.iterdir() if p.name.startswith(f"{run_id}-decp-"))
+        first = sorted(p.name for p in opendata.iterdir() if p.name.startswith(f"{run_id}-"))
         assert len(first) == 1
         ingest(db, [decp], replace=True)  # the database changes: its tables may have
         assert f'href="/opendata/{run_id}/' not in client.get("/opendata").text  # not generated for it yet
         assert generate(client)
-        second = sorted(p.name for p in opendata.iterdir() if p.name.startswith(f"{run_id}-decp-"))
+        second = sorted(p.name for p in opendata.iterdir() if p.name.startswith(f"{run_id}-"))
         assert len(second) == 1 and second != first

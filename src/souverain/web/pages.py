@@ -439,16 +439,18 @@ def rankings_page(
 
 # open data -----------------------------------------------------------------------------------------------
 def _opendata_dir(request: Request, run_id: int) -> Path:
-    """Where a run's open data is generated. With a DECP database the export carries its tables too, as
-    `souverain export` does: one folder per state of the database (its size and modification time), since
-    an ingest changes those tables while the run's own never change."""
+    """Where a run's open data is generated: one folder per published assessment of the run (a `reassess`
+    publishes another) and, with a DECP database, per state of that database (its size and modification
+    time: an ingest changes its tables) — the export carries them too, as `souverain export` does."""
     base: Path = request.app.state.settings.home / "opendata"
+    published = request.app.state.obs.for_run(run_id)
+    name = f"{run_id}-a{published['id']}" if published is not None else str(run_id)
     decp = _procurement_path(request)
     if decp is None:
-        return base / str(run_id)
+        return base / name
     stat = decp.stat()
     state = hashlib.sha256(f"{decp.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:12]
-    return base / f"{run_id}-decp-{state}"
+    return base / f"{name}-decp-{state}"
 
 
 @router.get("/opendata", response_class=HTMLResponse)

@@ -1,6 +1,6 @@
 """Open data on the web: the files of :func:`souverain.opendata.export_run`, generated on demand into
-``$SOUVERAIN_HOME/opendata/<run>/`` (kept: a run's evidence never changes; with a DECP database, into
-``<run>-decp-<state>/``, with its tables), then served as they are."""
+``$SOUVERAIN_HOME/opendata/<run>-a<assessment>/`` (kept while that assessment is the run's published one;
+with a DECP database ``…-decp-<state>/``, with its tables), then served as they are."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def generate(
 
                 extra = extra_tables(procurement)
             export_run(store, run_id, folder, kb=kb, extra_tables=extra)
-            for other in (*folder.parent.glob(f"{run_id}-decp-*"), folder.parent / str(run_id)):
-                if other != folder and other.is_dir():  # the run's export for an earlier DECP state
+            for other in (*folder.parent.glob(f"{run_id}-*"), folder.parent / str(run_id)):
+                if other != folder and other.is_dir():  # of an earlier assessment or DECP state
                     shutil.rmtree(other, ignore_errors=True)
     return listing(folder)
