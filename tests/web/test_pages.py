@@ -115,7 +115,6 @@ def test_open_data_generated_and_served(client: httpx.Client, world: WebWorld, s
     assert len(folders) == 1 and (world.home / "opendata" / folders[0] / "datapackage.json").is_file()
 
 
-
 def test_a_refused_correction_says_why_in_the_page_language(client: httpx.Client, world: WebWorld) -> None:
     siren = world.sirens[0]
     token = re.search(r'name="csrf" value="([^"]+)"', client.get(f"/org/{siren}").text)
