@@ -126,3 +126,18 @@ def test_tls_baseline_chosen_at_run_time(policy: Policy) -> None:
 def test_unknown_tls_baseline_is_named() -> None:
     with pytest.raises(InputError, match=r"--tls-baseline 'nist': no such baseline profile \(known: anssi"):
         load_policy(tls_baseline="nist")
+
+
+@pytest.mark.parametrize(
+    ("dkim", "expected"),
+    [
+        (Evidence("dkim", "a.fr", Status.OK, {"keys_found": 1}), "pass"),
+        (Evidence("dkim", "a.fr", Status.NOT_FOUND, {"keys_found": 0}), "fail"),
+        # SERVFAIL or a timeout: "0 key(s) found" stated an absence that was never observed
+        (Evidence("dkim", "a.fr", Status.ERROR, {"keys_found": 0}), "unknown"),
+        (Evidence("dkim", "a.fr", Status.TIMEOUT, {"keys_found": 0}), "unknown"),
+    ],
+)
+def test_dkim_is_unknown_when_its_lookups_failed(policy: Policy, dkim: Evidence, expected: str) -> None:
+    dns = Evidence("dns", "a.fr", Status.OK, {"mx_hosts": ["mx.a.fr"]})
+    assert status(policy, {"dns": dns, "dkim": dkim}, "MAIL-DKIM", frozenset({"mail"})) == expected

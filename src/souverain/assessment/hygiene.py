@@ -281,6 +281,9 @@ def _dns(c: _Checks, dns: Evidence | None) -> None:
     c.add("DNS-CAA", PASS if caa else FAIL, f"{len(caa)} record(s)" if caa else "absent", "dns.queries.CAA")
 
 
+_SELECTORS = "dkim.selectors"
+
+
 def _mail(c: _Checks, ev: dict[str, Evidence]) -> None:
     dns = ev.get("dns")
     no_mail = (
@@ -335,14 +338,15 @@ def _mail(c: _Checks, ev: dict[str, Evidence]) -> None:
     if no_mail:
         return
     dkim, sts, rpt = ev.get("dkim"), ev.get("mta-sts"), ev.get("tls-rpt")
-    c.add(
-        "MAIL-DKIM",
-        UNKNOWN if dkim is None else (PASS if dkim.status == "ok" else FAIL),
-        "evidence missing"
-        if dkim is None
-        else f"{dkim.data.get('keys_found', 0)} key(s) found among the common selectors",
-        "dkim.selectors",
-    )
+    if dkim is None:
+        c.add("MAIL-DKIM", UNKNOWN, "evidence missing", _SELECTORS)
+    elif dkim.status in ("ok", "not-found"):
+        found = dkim.data.get("keys_found", 0)
+        c.add(
+            "MAIL-DKIM", PASS if found else FAIL, f"{found} key(s) found among the common selectors", "dkim"
+        )
+    else:  # the lookups failed (SERVFAIL, timeout): no absence was observed
+        c.add("MAIL-DKIM", UNKNOWN, f"DKIM lookups failed ({dkim.status})", _SELECTORS)
     if sts is None:
         c.add("MAIL-MTA-STS", UNKNOWN, "evidence missing", "mta-sts")
     else:

@@ -73,6 +73,9 @@ def _dkim_key(txt: str) -> dict[str, Any]:
     return info
 
 
+_LOOKUP_FAILED = frozenset({Status.ERROR, Status.TIMEOUT, Status.REFUSED})
+
+
 async def _dkim(ctx: ProbeContext) -> Result:
     base = await ctx.net.dns.query(f"_domainkey.{ctx.domain}", "TXT")
     data: dict[str, Any] = {"selectors": []}
@@ -96,6 +99,13 @@ async def _dkim(ctx: ProbeContext) -> Result:
     data["keys_found"] = found
     if found:
         return Status.OK, data, None
+    failed = [a.status for a in (base, *answers) if a.status in _LOOKUP_FAILED]
+    if failed:  # no key seen, but not every name could be asked: an absence was not observed
+        return (
+            failed[0],
+            data,
+            f"DKIM lookups failed ({failed[0]}) for {len(failed)} of {len(names) + 1} names",
+        )
     return Status.NOT_FOUND, data, "no DKIM key at the configured selectors"
 
 
