@@ -23,7 +23,7 @@ from yaml.events import (
     StreamEndEvent,
 )
 
-__all__ = ["LINE", "YamlProblem", "line_of", "read_yaml"]
+__all__ = ["LINE", "YamlProblem", "line_of", "read_yaml", "without_lines"]
 
 LINE = "__line__"
 """Key added to every mapping: the 1-based line where it starts."""
@@ -306,3 +306,13 @@ def read_yaml(path: Path, *, text: bool = False) -> Any:
 def line_of(mapping: Any) -> int:
     """Line of a mapping read by :func:`read_yaml` (0 when unknown)."""
     return int(mapping.get(LINE, 0)) if isinstance(mapping, dict) else 0
+
+
+def without_lines(value: Any) -> Any:
+    """``value`` read by :func:`read_yaml` without the line marks of its mappings, at every depth: for data
+    that leaves the program as it was read (indicators, references in reports and documents)."""
+    if isinstance(value, dict):
+        return {k: without_lines(v) for k, v in value.items() if k != LINE}
+    if isinstance(value, list):
+        return [without_lines(v) for v in value]
+    return value

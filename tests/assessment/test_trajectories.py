@@ -53,3 +53,14 @@ def test_body_indicator_counts_each_body(policy: Policy) -> None:
     mail = trajectories(orgs, docs, policy)["mailboxes-eu-control"]
     assert mail["national"] == {"value": 0.5, "numerator": 1, "denominator": 2}
     assert mail["target"] is None and mail["gap"] is None
+
+
+def test_indicators_and_references_leave_without_yaml_line_marks() -> None:
+    """The report's run.json showed `"__line__": 6` inside the trajectories' titles."""
+    import json
+
+    from souverain.policy.load import load_policy
+
+    policy = load_policy()
+    assert policy.indicators and policy.references
+    assert "__line__" not in json.dumps([policy.indicators, policy.references], default=str)

@@ -11,7 +11,7 @@ from typing import Any
 
 from souverain.errors import InputError
 from souverain.kb.countries import EEA, EU
-from souverain.yamlio import YamlProblem, read_yaml
+from souverain.yamlio import YamlProblem, read_yaml, without_lines
 
 __all__ = ["LEVELS", "Policy", "Rule", "default_policy_dir", "load_policy"]
 
@@ -138,7 +138,9 @@ def load_policy(directory: Path | None = None, *, tls_baseline: str | None = Non
         baselines[doc["id"]] = doc
     refs_path = d / "references.yaml"
     references = (
-        {r["id"]: r for r in (_read(refs_path) or {}).get("references", [])} if refs_path.is_file() else {}
+        {r["id"]: without_lines(r) for r in (_read(refs_path) or {}).get("references", [])}
+        if refs_path.is_file()
+        else {}
     )
     for rule in rules.values():
         missing = [b for b in rule.basis if b not in references]
@@ -156,7 +158,7 @@ def load_policy(directory: Path | None = None, *, tls_baseline: str | None = Non
             f"(known: {', '.join(sorted(baselines))})"
         )
     chosen = tls_baseline is not None and tls_baseline != default_baseline
-    indicators = (_read(d / "trajectories.yaml") or {}).get("indicators", [])
+    indicators = without_lines((_read(d / "trajectories.yaml") or {}).get("indicators", []))
     return Policy(
         version=str(main.get("version")),
         digest=digest.hexdigest()[:12],
