@@ -172,3 +172,14 @@ def test_every_link_of_the_provider_pages_answers(client: httpx.Client) -> None:
         for link in sorted(set(re.findall(r'href="(/provider/[^"#]+\?[^"#]+)"', page.text))):
             target = link.replace("&amp;", "&")
             assert client.get(target).status_code == 200, target
+
+
+def test_the_findings_heading_counts_as_the_key_figure(client: httpx.Client, world: WebWorld) -> None:
+    """The key figure counts failed and partial findings; the list's heading counted the undetermined ones
+    too (16 against 17 on a lab body) without saying so."""
+    for siren in world.sirens:
+        page = client.get(f"/org/{siren}").text
+        figure = re.search(r"<div><dt>Constats et remédiations</dt><dd>(\d+)</dd>", page)
+        heading = re.search(r'<h2 id="find-h">Constats et remédiations \((\d+)', page)
+        assert figure is not None and heading is not None
+        assert figure.group(1) == heading.group(1), siren
