@@ -95,6 +95,17 @@ def test_csv_by_content_negotiation(client: httpx.Client, world: WebWorld) -> No
     scores = client.get("/api/v1/scores", params={"format": "csv"})
     assert scores.headers["content-type"].startswith("text/csv")
     assert "972" in {r["code"] for r in csv.DictReader(io.StringIO(scores.text))}
+    # booleans as the open data writes them (Python's True/False before)
+    assert {r["provisional"] for r in rows} <= {"true", "false"}
+    # findings in both languages, as the JSON (English only before)
+    found = client.get(f"/api/v1/organisations/{world.sirens[0]}/findings", params={"format": "csv"})
+    finding = next(csv.DictReader(io.StringIO(found.text)))
+    assert finding["title_fr"] and finding["title_en"] and "title" not in finding
+    # an endpoint without a CSV form says so (it answered JSON to format=csv)
+    for path in ("/api/v1/runs", "/api/v1/history", "/api/v1/findings/summary"):
+        refused = client.get(path, params={"format": "csv"})
+        assert refused.status_code == 422 and "format" in refused.text, path
+        assert client.get(path, params={"format": "json"}).status_code == 200, path
 
 
 def test_one_error_shape(client: httpx.Client) -> None:

@@ -58,6 +58,16 @@ def _csv_ok(request: Request, fmt: str | None) -> bool:
     return "text/csv" in accept and "application/json" not in accept.split("text/csv")[0]
 
 
+def _csv_value(value: Any) -> Any:
+    """A cell as the open data writes it: booleans ``true``/``false`` (Python wrote ``True``), lists
+    space-separated."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return " ".join(map(str, value))
+    return value
+
+
 def _respond(request: Request, fmt: str | None, payload: BaseModel, items: list[dict[str, Any]]) -> Response:
     if not _csv_ok(request, fmt):
         return JSONResponse(payload.model_dump(mode="json"))
@@ -66,9 +76,7 @@ def _respond(request: Request, fmt: str | None, payload: BaseModel, items: list[
         writer = csv.DictWriter(buffer, fieldnames=list(items[0]), extrasaction="ignore")
         writer.writeheader()
         for item in items:
-            writer.writerow(
-                {k: (" ".join(map(str, v)) if isinstance(v, list) else v) for k, v in item.items()}
-            )
+            writer.writerow({k: _csv_value(v) for k, v in item.items()})
     return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8")
 
 
@@ -274,6 +282,9 @@ class ScanOut(BaseModel):
 PageQ = Annotated[int, Query(ge=1, le=100_000)]
 PerPageQ = Annotated[int, Query(ge=1, le=500)]
 FormatQ = Annotated[Literal["json", "csv"] | None, Query(alias="format")]
+JsonOnlyQ = Annotated[
+    Literal["json"] | None, Query(alias="format", description="Only JSON here (`format=csv` is an error).")
+]
 
 
 def _obs(request: Request) -> Observatory:
@@ -367,7 +378,9 @@ def _doc(
 
 
 @router.get("/organisations/{siren}", response_model=OrgDetail)
-def get_organisation(request: Request, siren: str, run: int | None = None) -> OrgDetail:
+def get_organisation(
+    request: Request, siren: str, run: int | None = None, fmt: JsonOnlyQ = None
+) -> OrgDetail:
     """One organisation: summary, score by role, hygiene scores, corrections (right of reply)."""
     current, row, doc = _doc(request, siren, run)
     corrections = [Correction(**c) for c in _obs(request).store.correction_list(siren=siren)]
@@ -441,20 +454,18 @@ def org_findings(
         r = render_finding(policy(), f)
         items.append(Finding(**{k: r[k] for k in Finding.model_fields}))
     body = FindingList(meta=_meta(1, max(1, len(items)), len(items)), items=items)
-    flat = [
-        {
-            **i.model_dump(),
-            "title": i.title.get("en"),
-            "explanation": i.explanation.get("en"),
-            "remediation": i.remediation.get("en"),
-        }
-        for i in items
-    ]
+    flat = []  # both languages, as the JSON (the CSV had the English texts only)
+    for i in items:
+        row = i.model_dump(exclude={"title", "explanation", "remediation"})
+        for name in ("title", "explanation", "remediation"):
+            texts = getattr(i, name)
+            row |= {f"{name}_fr": texts.get("fr"), f"{name}_en": texts.get("en")}
+        flat.append(row)
     return _respond(request, fmt, body, flat)
 
 
 @router.get("/organisations/{siren}/history", response_model=OrgHistory)
-def org_history(request: Request, siren: str) -> OrgHistory:
+def org_history(request: Request, siren: str, fmt: JsonOnlyQ = None) -> OrgHistory:
     """The organisation's score at each published run, and the changes since the previous one (each marked
     as a change of reality or of methodology)."""
     _, _, doc = _doc(request, siren, None)
@@ -494,7 +505,7 @@ def list_dependencies(
 
 
 @router.get("/findings/summary")
-def findings_summary(request: Request, run: int | None = None) -> dict[str, int]:
+def findings_summary(request: Request, run: int | None = None, fmt: JsonOnlyQ = None) -> dict[str, int]:
     """Count of findings per ``rule:status`` in an assessment."""
     current = _assessment(request, run)
     counts: dict[str, int] = _obs(request).summary(current["id"]).get("findings", {})
@@ -568,7 +579,12 @@ def list_providers(
 
 @router.get("/providers/{entity}", response_model=ProviderDetail)
 def get_provider(
-    request: Request, entity: str, page: PageQ = 1, per_page: PerPageQ = 100, run: int | None = None
+    request: Request,
+    entity: str,
+    page: PageQ = 1,
+    per_page: PerPageQ = 100,
+    run: int | None = None,
+    fmt: JsonOnlyQ = None,
 ) -> ProviderDetail:
     """One provider: who depends on it (by role, level, région) and its ownership chain with sources."""
     from souverain.kb.explain import explain
@@ -601,7 +617,7 @@ def _jsonable(value: Any) -> Any:
 
 
 @router.get("/runs", response_model=list[Run])
-def list_runs(request: Request) -> list[Run]:
+def list_runs(request: Request, fmt: JsonOnlyQ = None) -> list[Run]:
     """Runs with their assessments (on-demand scans included, marked)."""
     by_run: dict[int, Run] = {}
     for row in _obs(request).assessments():
@@ -621,7 +637,7 @@ def list_runs(request: Request) -> list[Run]:
 
 
 @router.get("/runs/{run_id}", response_model=Run)
-def get_run(request: Request, run_id: int) -> Run:
+def get_run(request: Request, run_id: int, fmt: JsonOnlyQ = None) -> Run:
     for run in list_runs(request):
         if run.run_id == run_id:
             return run
@@ -629,7 +645,7 @@ def get_run(request: Request, run_id: int) -> Run:
 
 
 @router.get("/history", response_model=list[HistoryPoint])
-def history(request: Request) -> list[HistoryPoint]:
+def history(request: Request, fmt: JsonOnlyQ = None) -> list[HistoryPoint]:
     """National value of every indicator at each published run (trends)."""
     return [HistoryPoint(**p) for p in _obs(request).trends()]
 
@@ -711,7 +727,10 @@ def request_scan(
 
 @router.get("/scans/{request_id}", response_model=ScanOut)
 def get_scan(
-    request: Request, request_id: int, token: Annotated[dict[str, Any], Depends(_api_token)]
+    request: Request,
+    request_id: int,
+    token: Annotated[dict[str, Any], Depends(_api_token)],
+    fmt: JsonOnlyQ = None,
 ) -> ScanOut:
     """State of an on-demand scan (queued, running, completed, failed, refused) and its run."""
     row = request.app.state.store.scan_request(request_id)
