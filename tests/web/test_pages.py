@@ -183,3 +183,14 @@ def test_the_findings_heading_counts_as_the_key_figure(client: httpx.Client, wor
         heading = re.search(r'<h2 id="find-h">Constats et remédiations \((\d+)', page)
         assert figure is not None and heading is not None
         assert figure.group(1) == heading.group(1), siren
+
+
+def test_the_providers_list_filters_by_role_and_region(client: httpx.Client) -> None:
+    """The docs said filterable; the page ignored both parameters (same 30 rows for any role)."""
+    everyone = set(re.findall(r'href="/provider/([^"?#]+)"', client.get("/providers").text))
+    mail = set(re.findall(r'href="/provider/([^"?#]+)"', client.get("/providers?role=mailbox").text))
+    assert mail and mail < everyone
+    assert "microsoft" in mail and "cloudflare" not in mail
+    overseas = set(re.findall(r'href="/provider/([^"?#]+)"', client.get("/providers?region=02").text))
+    assert overseas and overseas <= everyone
+    assert client.get("/providers?role=foo").status_code == 422

@@ -338,18 +338,24 @@ def procurement_page(request: Request) -> Response:
 
 # providers -----------------------------------------------------------------------------------------------
 @router.get("/providers", response_class=HTMLResponse)
-def providers_page(request: Request) -> Response:
+def providers_page(request: Request, role: str | None = None, region: str | None = None) -> Response:
     obs: Observatory = request.app.state.obs
     current = _current(request)
     kb = obs.kb_for(current)
     t = Translator(lang_of(request))
+    role = _choice(request, "role", role, DEPENDENCY_ROLES)
+    region = _filters(request, region, None, None).region
+    found = obs.providers(current["id"])
+    roles = sorted({r for p in found for r in p["stats"]["roles"]}, key=lambda r: t.label("role", r))
     rows = []
-    for p in obs.providers(current["id"]):
+    for p in found:
+        if (role and not p["stats"]["roles"].get(role)) or (region and not p["stats"]["regions"].get(region)):
+            continue  # the stats count dependent bodies per role and per région
         ent = kb.entities.get(p["operator"]) if kb is not None else None
         rows.append(
             {**p, "label": _entity_name(kb, p["operator"], t), "country": ent.country if ent else None}
         )
-    return _page(request, "providers.html.j2", providers=rows)
+    return _page(request, "providers.html.j2", providers=rows, role=role, region=region, roles=roles)
 
 
 @router.get("/provider/{entity}", response_class=HTMLResponse)
