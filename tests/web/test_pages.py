@@ -194,3 +194,16 @@ def test_the_providers_list_filters_by_role_and_region(client: httpx.Client) -> 
     overseas = set(re.findall(r'href="/provider/([^"?#]+)"', client.get("/providers?region=02").text))
     assert overseas and overseas <= everyone
     assert client.get("/providers?role=foo").status_code == 422
+
+
+def test_search_takes_a_pasted_address_and_the_start_of_a_siren(
+    client: httpx.Client, world: WebWorld
+) -> None:
+    """`www.example.fr`, `https://example.fr/page` and the first digits of a SIREN found nothing."""
+    from souverain.store import Store
+
+    siren = world.sirens[0]
+    domain = Store(world.store_path).organisation(siren).domains[0].name  # type: ignore[union-attr]
+    for q in (domain, f"www.{domain}", f"https://www.{domain.upper()}/contact?x=1", siren[:5]):
+        found = client.get("/search", params={"q": q}).text
+        assert f'href="/org/{siren}"' in found, q

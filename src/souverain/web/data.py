@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -99,6 +100,21 @@ class Page:
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.per_page))
+
+
+def _searched_domain(q: str) -> str:
+    """A domain as people paste it: ``https://www.Example.fr/page`` is ``example.fr`` (the ``www.`` of a web
+    host is dropped when a registrable name is left), IDN in A-labels as the store keeps them."""
+    from souverain.portfolio.validate import normalise_domain
+
+    text = re.sub(r"^[a-z][a-z0-9+.-]*://", "", q.strip().lower())
+    text = re.split(r"[/?#]", text, maxsplit=1)[0].rstrip(".")
+    if text.startswith("www.") and text.count(".") >= 2:
+        text = text[4:]
+    try:
+        return normalise_domain(text)
+    except ValueError:  # not a full name yet (a prefix being typed): searched as it is
+        return text
 
 
 class Observatory:
@@ -260,8 +276,20 @@ class Observatory:
         rest: list[str] = []
         if compact.isdigit() and len(compact) == 9:
             sirens = [compact]
+        elif compact.isdigit() and len(compact) >= 3:  # the start of a SIREN
+            query = (
+                sa.select(web_orgs.c.siren)
+                .where(
+                    web_orgs.c.assessment_id == assessment_id,
+                    web_orgs.c.siren >= compact,
+                    web_orgs.c.siren < compact + "\uffff",
+                )
+                .limit(SEARCH_CANDIDATES)
+            )
+            with self.store.engine.connect() as conn:
+                sirens = [r[0] for r in conn.execute(query)]
         elif "." in q and " " not in q:
-            domain = q.lower().rstrip(".")
+            domain = _searched_domain(q)
             query = (
                 sa.select(web_domains.c.siren)
                 .where(
