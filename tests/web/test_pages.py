@@ -207,3 +207,18 @@ def test_search_takes_a_pasted_address_and_the_start_of_a_siren(
     for q in (domain, f"www.{domain}", f"https://www.{domain.upper()}/contact?x=1", siren[:5]):
         found = client.get("/search", params={"q": q}).text
         assert f'href="/org/{siren}"' in found, q
+
+
+def test_english_and_french_pages_say_their_own_words(client: httpx.Client, world: WebWorld) -> None:
+    """French finding texts carried English details and role codes ("repose sur the organisation itself",
+    "mailbox de x.fr : no valid DMARC record"); English pages had French spacing before colons; the
+    French API page and 405 pages were English."""
+    siren = world.sirens[0]
+    fr, en = client.get(f"/org/{siren}").text, client.get(f"/en/org/{siren}").text
+    for english in ("no valid DMARC record", "the organisation itself", "evidence missing", "mailbox de "):
+        assert english not in fr, english
+    assert "Remediation :" not in en and "Remediation:" in en
+    assert "JSON by default" not in client.get("/api").text
+    refused = client.get(f"/org/{siren}/corrections")
+    assert refused.status_code == 405 and "Method Not Allowed" not in refused.text
+    assert "méthode non permise" in refused.text

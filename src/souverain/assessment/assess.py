@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from souverain.assessment.document import FORMAT, expand
+from souverain.assessment.french import french_facts
 from souverain.assessment.hygiene import Counts, add_counts, check_counts, check_domain, rounded, scores_of
 from souverain.assessment.levels import Leveller, LevelResult
 from souverain.evidence import Evidence
@@ -19,6 +20,9 @@ from souverain.policy.load import LEVELS, Policy
 from souverain.portfolio import Organisation
 
 __all__ = ["Assessor", "OrgAssessment", "render_finding"]
+
+
+_ELISION = re.compile(r"\bde (?=[aeiouyàâéèêëîïôûAEIOUYÀÂÉÈÊÎÔÛ])")
 
 
 def render_finding(policy: Policy, finding: dict[str, Any]) -> dict[str, Any]:
@@ -32,11 +36,21 @@ def render_finding(policy: Policy, finding: dict[str, Any]) -> dict[str, Any]:
             "remediation": {"fr": "", "en": ""},
             "basis": [],
         }
-    facts = _Facts(finding.get("facts") or {})
+    facts = finding.get("facts") or {}
+    said = {"en": _Facts(facts), "fr": _Facts(french_facts(facts))}  # English codes and texts put in French
+    explanation = {
+        lang: text.format_map(said.get(lang, said["en"])) for lang, text in rule.explanation.items()
+    }
+    if "fr" in explanation:
+        explanation["fr"] = _ELISION.sub("d'", explanation["fr"])  # "de agriculture.gouv.fr" → "d'agri…"
+    explanation = {  # "{role} of …" begins a sentence
+        lang: text[:1].upper() + text[1:] if rule.explanation[lang].startswith("{role}") else text
+        for lang, text in explanation.items()
+    }
     return {
         **finding,
         "title": rule.title,
-        "explanation": {lang: text.format_map(facts) for lang, text in rule.explanation.items()},
+        "explanation": explanation,
         "remediation": rule.remediation,
         "basis": list(rule.basis),
     }

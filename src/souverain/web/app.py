@@ -162,6 +162,7 @@ def create_app(settings: WebSettings, store: Store | None = None) -> FastAPI:
                 error_body(exc.status_code, message, details), exc.status_code, headers=headers
             )
         text = exc.detail.get("message", "") if isinstance(exc.detail, dict) else str(exc.detail)
+        text = pages.http_phrase(request, exc.status_code, text)
         return HTMLResponse(
             pages.error_page(request, exc.status_code, text), exc.status_code, headers=headers
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import http
 import secrets
 from collections.abc import Sequence
 from functools import lru_cache
@@ -23,7 +24,7 @@ from souverain.web.data import INDICATORS, Filters, Observatory, Page, departeme
 from souverain.web.i18n import Translator, prefix
 from souverain.web.security import verify_password
 
-__all__ = ["error_page", "router", "validation_message"]
+__all__ = ["error_page", "http_phrase", "router", "validation_message"]
 
 router = APIRouter(include_in_schema=False)
 PER_PAGE = 50
@@ -99,6 +100,19 @@ def _current(request: Request) -> dict[str, Any]:
 def _check_csrf(request: Request, token: str | None) -> None:
     if not request.app.state.csrf.valid(token, _binding(request)):
         raise HTTPException(403, _say(request, "csrf_failed"))
+
+
+def http_phrase(request: Request, status: int, text: str) -> str:
+    """An error's text for a page: Starlette's own English phrase ("Method Not Allowed", "Not Found") in
+    the page's language; a message of ours as it is."""
+    try:
+        phrase = http.HTTPStatus(status).phrase
+    except ValueError:
+        return text
+    if text == phrase:
+        said = _say(request, f"http_{status}")
+        return said if said != f"http_{status}" else text
+    return text
 
 
 def _say(request: Request, key: str, **values: Any) -> str:
