@@ -98,7 +98,8 @@ def test_report_files_and_counts(tmp_path: Path) -> None:
     assert deps[("contact", "mailbox", "mairie.a@wanadoo.fr")]["operator"]["id"] == "orange"
     assert org["attribution"]["kb_version"] == kb.version
     assert "US CLOUD Act" in html
-    assert run["dependencies_by_role"]["analytics"] == {"google": 1}
+    assert run["dependencies_by_role"]["third-party: analytics"] == {"google": 1}  # loaded by a page
+    assert "analytics" not in run["dependencies_by_role"]
     assert org["domains"][0]["summary"]["third_parties"] == {"www.googletagmanager.com": "script"}
     assert org["domains"][0]["evidence"][0]["data"]["queries"]["TXT"]["rrs"][1] == "x" * 70_000
     assert (out / "orgs" / "213700016.html").exists() and (out / "index.html").exists()

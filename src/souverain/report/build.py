@@ -164,7 +164,10 @@ def build_report(
                 deps_by_target.setdefault(row["target_id"], []).append(view)
             elif row["siren"]:
                 deps_by_siren.setdefault(row["siren"], []).append(view)
-            by_role.setdefault(row["role"], Counter())[row["operator"] or "undetermined"] += 1
+            # what a page loads is a third party of its kind, apart from the site's own roles (a CDN a page
+            # loads images from is not the site's CDN), as the assessment counts it
+            role = f"third-party: {row['role']}" if row.get("scope") == "page" else row["role"]
+            by_role.setdefault(role, Counter())[row["operator"] or "undetermined"] += 1
     assessment = store.latest_assessment(run_id)
     if assessment is not None and policy is None:
         policy = load_policy()
