@@ -247,3 +247,21 @@ def test_undetermined_optional_dependencies_beside_a_determined_one_do_not_weigh
     after = assessor.assess(ORG, {"mairie.fr": {"tls": tls, "page": page}}, [])
     assert before.roles["identity-suite"]["coverage"] == 1.0
     assert after.coverage <= before.coverage
+
+
+def test_a_self_run_service_on_a_foreign_platform_is_said_as_such(assessor: Assessor) -> None:
+    """The finding said the French body itself was subject to the US CLOUD Act ("the organisation itself is
+    subject to … (control: …)"); it is its own service, through the platform it runs on."""
+    self_on_us = dep(
+        "mailbox",
+        "self",
+        infra="uscloud",
+        exposures=[{"law": "us-cloud-act", "via": ["uscloud"], "through": "infrastructure"}],
+    )
+    a = assessor.assess(ORG, {"mairie.fr": {"dns": dns_ok()}}, [self_on_us])
+    finding = next(f for f in a.findings if f["rule"] == "SOV-EXTRATERRITORIAL")
+    text = render_finding(assessor.policy, finding)["explanation"]
+    assert (
+        "the organisation's own service, run on " in text["en"] and "organisation itself is" not in text["en"]
+    )
+    assert "le service de l'organisme lui-même, exploité sur " in text["fr"]

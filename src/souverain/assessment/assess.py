@@ -375,6 +375,8 @@ class Assessor:
         if outcome is None:  # european or qualified: nothing to say
             return None
         operator, laws, via = self._shown(row["operator"], row["laws"], row["via"])
+        if row["operator"] == "self" and via:  # the law reaches its own service through the platform under it
+            operator = f"the organisation's own service, run on {via},"
         facts = {
             "role": row["role"],
             "subject": row["subject"],

@@ -16,7 +16,10 @@ __all__ = ["french_facts"]
 _TEXTS: tuple[tuple[str, str], ...] = (
     # who
     (r"the organisation itself", "l'organisme lui-même"),
-    (r"the organisation's own service", "le service de l'organisme lui-même"),
+    (
+        r"the organisation's own service, run on (.+),",
+        r"le service de l'organisme lui-même, exploité sur \1,",
+    ),
     (r"undetermined", "indéterminé"),
     # hygiene details (souverain.assessment.hygiene)
     (r"no address for the web host", "pas d'adresse pour l'hôte web"),
