@@ -123,8 +123,7 @@ def _say(request: Request, key: str, **values: Any) -> str:
 def bad_param(request: Request, name: str, problem: str, **values: Any) -> HTTPException:
     """A 422 saying, in the page's language, which parameter is wrong and why (``problem``: a ``p_*``
     message key)."""
-    t = Translator(lang_of(request))
-    return HTTPException(422, t("bad_param", name=name, problem=t(problem, **values)))
+    return HTTPException(422, _say(request, "bad_param", name=name, problem=_say(request, problem, **values)))
 
 
 _PYDANTIC = {  # pydantic's error types met by the pages' parameters → (message key, its value from ctx)
