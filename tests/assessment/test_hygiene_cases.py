@@ -133,11 +133,16 @@ def test_unknown_tls_baseline_is_named() -> None:
     [
         (Evidence("dkim", "a.fr", Status.OK, {"keys_found": 1}), "pass"),
         (Evidence("dkim", "a.fr", Status.NOT_FOUND, {"keys_found": 0}), "fail"),
-        # SERVFAIL or a timeout: "0 key(s) found" stated an absence that was never observed
-        (Evidence("dkim", "a.fr", Status.ERROR, {"keys_found": 0}), "unknown"),
-        (Evidence("dkim", "a.fr", Status.TIMEOUT, {"keys_found": 0}), "unknown"),
+        # SERVFAIL or a timeout: a failure as for SPF and DMARC, but no longer said as "0 key(s) found",
+        # an absence that was never observed
+        (Evidence("dkim", "a.fr", Status.ERROR, {"keys_found": 0}), "fail"),
+        (Evidence("dkim", "a.fr", Status.TIMEOUT, {"keys_found": 0}), "fail"),
     ],
 )
-def test_dkim_is_unknown_when_its_lookups_failed(policy: Policy, dkim: Evidence, expected: str) -> None:
+def test_dkim_says_when_its_lookups_failed(policy: Policy, dkim: Evidence, expected: str) -> None:
     dns = Evidence("dns", "a.fr", Status.OK, {"mx_hosts": ["mx.a.fr"]})
-    assert status(policy, {"dns": dns, "dkim": dkim}, "MAIL-DKIM", frozenset({"mail"})) == expected
+    checks = check_domain("a.fr", frozenset({"mail"}), {"dns": dns, "dkim": dkim}, policy)
+    found = next(check_dict(c) for c in checks if check_dict(c)["rule"] == "MAIL-DKIM")
+    assert found["status"] == expected
+    if dkim.status in (Status.ERROR, Status.TIMEOUT):
+        assert found["detail"] == f"DKIM lookups failed ({dkim.status})"

@@ -345,8 +345,8 @@ def _mail(c: _Checks, ev: dict[str, Evidence]) -> None:
         c.add(
             "MAIL-DKIM", PASS if found else FAIL, f"{found} key(s) found among the common selectors", "dkim"
         )
-    else:  # the lookups failed (SERVFAIL, timeout): no absence was observed
-        c.add("MAIL-DKIM", UNKNOWN, f"DKIM lookups failed ({dkim.status})", _SELECTORS)
+    else:  # the lookups failed (SERVFAIL, timeout): a failure, as for SPF and DMARC, said as what it is
+        c.add("MAIL-DKIM", FAIL, f"DKIM lookups failed ({dkim.status})", _SELECTORS)
     if sts is None:
         c.add("MAIL-MTA-STS", UNKNOWN, "evidence missing", "mta-sts")
     else:
