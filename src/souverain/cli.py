@@ -552,10 +552,10 @@ def _run_arg(run: str) -> None:
 
 def _run_id(db: Any, run: str) -> int:
     _run_arg(run)
-    if run == "latest":
-        latest = db.latest_run()
+    if run == "latest":  # the latest scan of a portfolio, as `serve` publishes: not an on-demand scan
+        latest = next((r.id for r in reversed(db.runs()) if not r.config.get("on_demand")), None)
         if latest is None:
-            raise InputError("RUN 'latest': the store has no run yet")
+            raise InputError("RUN 'latest': the store has no run yet (on-demand scans aside: give their id)")
         return int(latest)
     return int(run)
 

@@ -344,3 +344,19 @@ def test_a_run_being_scanned_is_not_resumed_twice(tmp_path: Path) -> None:
     assert f"run 1 is being scanned by another process (process {holder.pid})" in lines[0]
     assert "running" in listed.stdout and "stopped" not in listed.stdout
     assert store.status_counts(1) == {"pending": len(store.targets(1))}  # nothing scanned twice
+
+
+def test_latest_is_the_latest_portfolio_scan_not_an_on_demand_one(tmp_path: Path) -> None:
+    """`export latest` exported the one-organisation run of an API scan made after the portfolio's; `serve`
+    publishes the portfolio's."""
+    from souverain import cli
+    from souverain.errors import InputError
+    from souverain.portfolio import load_portfolio
+
+    store = Store(tmp_path / "s.db")
+    with pytest.raises(InputError, match="no run yet"):
+        cli._run_id(store, "latest")
+    orgs = load_portfolio(Path(EXAMPLE))
+    scanned = store.create_run(EXAMPLE, orgs, {})
+    store.create_run("on-demand:1", orgs[:1], {"on_demand": True})
+    assert cli._run_id(store, "latest") == scanned

@@ -67,10 +67,13 @@ def test_list_pagination_and_filters(client: httpx.Client, world: WebWorld) -> N
     assert lyon["meta"]["total"] == 2
     bretagne = client.get("/api/v1/organisations", params={"region": "53", "kind": "commune"}).json()
     assert [o["name"] for o in bretagne["items"]] == ["Commune de Quimper"]
-    worst = client.get("/api/v1/organisations", params={"order": "-score"}).json()["items"]
+    # the usual convention: `score` lowest first, `-score` highest first (it was the other way round)
+    worst = client.get("/api/v1/organisations", params={"order": "score"}).json()["items"]
     scores = [o["score"] for o in worst]
-    assert scores == sorted(scores)
-    assert worst[0]["score"] < worst[-1]["score"]
+    assert scores == sorted(scores) and worst[0]["score"] < worst[-1]["score"]
+    best = client.get("/api/v1/organisations", params={"order": "-score", "per_page": 500}).json()
+    assert [o["score"] for o in best["items"]] == sorted(scores, reverse=True)
+    assert best["meta"]["total"] == len(best["items"])  # bodies without a score are not counted either
 
 
 def test_search_by_name_siren_domain(client: httpx.Client, world: WebWorld) -> None:

@@ -11,22 +11,39 @@ from souverain.lab.providers import HOSTILE_IPS, PROVIDERS, TLS10_IP
 BENCH_SIREN = "180000002"
 INJECTION = '<script>alert(1)</script>"><img src=x onerror=alert(1)>'
 
-# kind → (domain, expect, detail)
+# kind → (domain, expect, detail); expect is the target's status: a misbehaviour the scan reads to its end
+# (a capped body, a bad certificate) is an observation (ok) that the hygiene checks judge
 CATALOGUE: dict[str, tuple[str, str, str]] = {
     "silence": ("banc-silence.fr", "timeout", "TCP 80/443 accept and never answer (closed after 120 s)"),
     "redirect-loop": ("banc-boucle.fr", "error", "endless HTTP redirect loop / -> /boucle -> /"),
-    "huge-page": ("banc-100mo.fr", "error", "100 MB HTML page (streamed), must hit the body size cap"),
-    "gzip-bomb": ("banc-gzip.fr", "error", "~1 MB gzip body expanding to 1 GiB (Content-Encoding: gzip)"),
+    "huge-page": (
+        "banc-100mo.fr",
+        "ok",
+        "100 MB HTML page (streamed): read up to the body size cap, truncated",
+    ),
+    "gzip-bomb": (
+        "banc-gzip.fr",
+        "ok",
+        "~1 MB gzip body expanding to 1 GiB: decoded up to the cap, truncated",
+    ),
     "tls-garbage": ("banc-tls-garbage.fr", "error", "random bytes instead of a TLS handshake on 443"),
     "cname-loop": ("banc-cname-boucle.fr", "error", "CNAME loop a -> b -> a (resolver SERVFAIL)"),
     "dns-timeout": ("banc-dns-lent.fr", "timeout", "delegated to a name server that never replies"),
     "big-txt": ("banc-gros-txt.fr", "ok", "~63 KB TXT RRset: truncated over UDP, needs TCP"),
     "non-utf8": ("banc-latin1.fr", "ok", "windows-1252 page, charset declared only in <meta>"),
     "script-injection": ("banc-injection.fr", "ok", "<script>/<img onerror> in <title> and TXT: escape it"),
-    "tls-expired": ("banc-expire.fr", "error", "certificate expired 30 days ago"),
-    "tls-self-signed": ("banc-autosigne.fr", "error", "self-signed certificate"),
-    "tls-wrong-host": ("banc-mauvais-nom.fr", "error", "certificate for cluster021.hosting.ovh.net"),
-    "tls10-only": ("banc-tls10.fr", "error", "server offers TLS 1.0 only"),
+    "tls-expired": (
+        "banc-expire.fr",
+        "ok",
+        "certificate expired 30 days ago: observed, WEB-CERT-VALID fails",
+    ),
+    "tls-self-signed": ("banc-autosigne.fr", "ok", "self-signed certificate: observed, WEB-CERT-VALID fails"),
+    "tls-wrong-host": (
+        "banc-mauvais-nom.fr",
+        "ok",
+        "certificate for cluster021.hosting.ovh.net: WEB-CERT-HOSTNAME fails",
+    ),
+    "tls10-only": ("banc-tls10.fr", "ok", "server offers TLS 1.0 only: observed, WEB-TLS-VERSIONS fails"),
     "dnssec-broken": ("banc-dnssec-casse.fr", "error", "corrupted RRSIGs: validating resolver SERVFAIL"),
     "dnssec-expired": ("banc-dnssec-expire.fr", "error", "expired RRSIGs: validating resolver SERVFAIL"),
     "dnssec-signed": ("banc-dnssec-ok.fr", "ok", "correctly signed: AD flag set"),

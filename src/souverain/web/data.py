@@ -223,14 +223,16 @@ class Observatory:
         return out
 
     # organisations -----------------------------------------------------------------------------------
-    def _count(self, assessment_id: int, filters: Filters) -> int:
-        key = (assessment_id, filters)
+    def _count(self, assessment_id: int, filters: Filters, scored_only: bool = False) -> int:
+        key = (assessment_id, filters, scored_only)
         if key not in self._counts:
             query = (
                 sa.select(sa.func.count())
                 .select_from(web_orgs)
                 .where(web_orgs.c.assessment_id == assessment_id, *filters.where())
             )
+            if scored_only:
+                query = query.where(web_orgs.c.score.is_not(None))
             with self.store.engine.connect() as conn:
                 self._counts[key] = int(conn.execute(query).scalar() or 0)
         return self._counts[key]
@@ -238,24 +240,21 @@ class Observatory:
     def organisations(
         self, assessment_id: int, filters: Filters, page: int, per_page: int, order: str = "name"
     ) -> Page:
-        """Organisations with filters; ``order``: name, score (best first) or -score (worst first)."""
+        """Organisations with filters; ``order``: name, score (lowest first) or -score (highest first), as
+        the usual convention has it; ordered by score, bodies without one are left out (and not counted)."""
         self.ready(assessment_id)
         columns = [web_orgs.c[c] for c in ORG_COLUMNS]
         query = sa.select(*columns).where(web_orgs.c.assessment_id == assessment_id, *filters.where())
-        if order == "score":
-            query = query.where(web_orgs.c.score.is_not(None)).order_by(
-                web_orgs.c.score.desc(), web_orgs.c.siren
-            )
-        elif order == "-score":
-            query = query.where(web_orgs.c.score.is_not(None)).order_by(
-                web_orgs.c.score.asc(), web_orgs.c.siren
-            )
+        by_score = order in ("score", "-score")
+        if by_score:
+            direction = web_orgs.c.score.asc() if order == "score" else web_orgs.c.score.desc()
+            query = query.where(web_orgs.c.score.is_not(None)).order_by(direction, web_orgs.c.siren)
         else:
             query = query.order_by(web_orgs.c.name_norm, web_orgs.c.siren)
         query = query.limit(per_page).offset((page - 1) * per_page)
         with self.store.engine.connect() as conn:
             items = [dict(r) for r in conn.execute(query).mappings()]
-        return Page(items, page, per_page, self._count(assessment_id, filters))
+        return Page(items, page, per_page, self._count(assessment_id, filters, scored_only=by_score))
 
     def summary_row(self, assessment_id: int, siren: str) -> dict[str, Any] | None:
         self.ready(assessment_id)

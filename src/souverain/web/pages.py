@@ -445,7 +445,7 @@ def rankings_page(
     _choice(request, "order", order, ("worst", "best"))
     orgs = _within(
         request,
-        obs.organisations(current["id"], filters, page, PER_PAGE, "-score" if order == "worst" else "score"),
+        obs.organisations(current["id"], filters, page, PER_PAGE, "score" if order == "worst" else "-score"),
     )
     areas = obs.areas(current["id"], "departement")
     ranked = sorted(
