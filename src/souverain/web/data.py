@@ -131,7 +131,7 @@ class Observatory:
         self._areas: dict[int, dict[str, dict[str, dict[str, Any]]]] = {}
         self._summaries: dict[int, dict[str, Any]] = {}
         self._kbs: dict[str, KB | None] = {}
-        self._counts: dict[tuple[int, Filters], int] = {}
+        self._counts: dict[tuple[int, Filters, bool], int] = {}
 
     # assessments --------------------------------------------------------------------------------------
     def assessments(self) -> list[dict[str, Any]]:
