@@ -265,3 +265,20 @@ def test_a_self_run_service_on_a_foreign_platform_is_said_as_such(assessor: Asse
         "the organisation's own service, run on " in text["en"] and "organisation itself is" not in text["en"]
     )
     assert "le service de l'organisme lui-même, exploité sur " in text["fr"]
+
+
+def test_a_sensitive_service_self_run_on_a_cloud_says_where_it_runs(assessor: Assessor) -> None:
+    """It said the service 'runs on the organisation itself' when the body's own servers were on a US
+    cloud."""
+    ev = {"mairie.fr": {"dns": dns_ok()}}
+    self_on_us = dep(
+        "mailbox",
+        "self",
+        infra="uscloud",
+        exposures=[{"law": "us-cloud-act", "via": ["uscloud"], "through": "infrastructure"}],
+    )
+    a = assessor.assess(service_org(("sensible-art31",), "FR Host"), ev, [self_on_us])
+    finding = next(f for f in a.findings if f["rule"] == "DATA-SENSITIVE-QUALIFIED")
+    text = render_finding(assessor.policy, finding)["explanation"]
+    assert "runs on the organisation's own servers on " in text["en"]
+    assert "repose sur les propres serveurs de l'organisme chez " in text["fr"]

@@ -477,10 +477,15 @@ class Assessor:
     ) -> None:
         classes = set(service.data_classes)
         operator = row["operator"] if row else None
+        shown = self._label(operator)
+        if (
+            operator == "self" and row and row.get("via")
+        ):  # its own servers, on a platform that may be a cloud
+            shown = f"the organisation's own servers on {' → '.join(self._label(v) for v in row['via'])}"
         facts = {
             "service": service.name,
             "classes": ", ".join(service.data_classes),
-            "operator": self._label(operator),
+            "operator": shown,
             "level": level.level,
             "laws": ", ".join(self.kb.laws[lw].name for lw in level.laws if lw in self.kb.laws),
             "extra": "",

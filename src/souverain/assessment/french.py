@@ -20,6 +20,7 @@ _TEXTS: tuple[tuple[str, str], ...] = (
         r"the organisation's own service, run on (.+),",
         r"le service de l'organisme lui-même, exploité sur \1,",
     ),
+    (r"the organisation's own servers on (.+)", r"les propres serveurs de l'organisme chez \1"),
     (r"undetermined", "indéterminé"),
     # hygiene details (souverain.assessment.hygiene)
     (r"no address for the web host", "pas d'adresse pour l'hôte web"),
