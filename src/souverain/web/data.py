@@ -276,46 +276,17 @@ class Observatory:
         if compact.isdigit() and len(compact) == 9:
             sirens = [compact]
         elif compact.isdigit() and len(compact) >= 3:  # the start of a SIREN
-            query = (
-                sa.select(web_orgs.c.siren)
-                .where(
-                    web_orgs.c.assessment_id == assessment_id,
-                    web_orgs.c.siren >= compact,
-                    web_orgs.c.siren < compact + "\uffff",
-                )
-                .limit(SEARCH_CANDIDATES)
-            )
-            with self.store.engine.connect() as conn:
-                sirens = [r[0] for r in conn.execute(query)]
+            sirens = self._sirens_by_prefix(web_orgs, web_orgs.c.siren, assessment_id, compact)
         elif "." in q and " " not in q:
-            domain = _searched_domain(q)
-            query = (
-                sa.select(web_domains.c.siren)
-                .where(
-                    web_domains.c.assessment_id == assessment_id,
-                    web_domains.c.domain >= domain,
-                    web_domains.c.domain < domain + "\uffff",
-                )
-                .limit(SEARCH_CANDIDATES)
+            sirens = self._sirens_by_prefix(
+                web_domains, web_domains.c.domain, assessment_id, _searched_domain(q)
             )
-            with self.store.engine.connect() as conn:
-                sirens = [r[0] for r in conn.execute(query)]
         else:
             terms = sorted(set(words(q)) or set(norm(q).split()), key=len, reverse=True)
             if not terms:
                 return []
             first, rest = terms[0], terms[1:]
-            query = (
-                sa.select(web_words.c.siren)
-                .where(
-                    web_words.c.assessment_id == assessment_id,
-                    web_words.c.word >= first,
-                    web_words.c.word < first + "\uffff",
-                )
-                .limit(SEARCH_CANDIDATES)
-            )
-            with self.store.engine.connect() as conn:
-                sirens = [r[0] for r in conn.execute(query)]
+            sirens = self._sirens_by_prefix(web_words, web_words.c.word, assessment_id, first)
         rows = self._rows_of(assessment_id, sorted(set(sirens)))
         out = []
         for row in rows:
@@ -330,6 +301,19 @@ class Observatory:
                 out.append(row)
         out.sort(key=lambda r: (norm(r["name"]), r["siren"]))
         return out[:limit]
+
+    def _sirens_by_prefix(
+        self, table: sa.Table, column: sa.Column[Any], assessment_id: int, prefix: str
+    ) -> list[str]:
+        """SIRENs of the index ``table`` whose ``column`` starts with ``prefix`` (at most
+        ``SEARCH_CANDIDATES``; a range on the column's index)."""
+        query = (
+            sa.select(table.c.siren)
+            .where(table.c.assessment_id == assessment_id, column >= prefix, column < prefix + "\uffff")
+            .limit(SEARCH_CANDIDATES)
+        )
+        with self.store.engine.connect() as conn:
+            return [r[0] for r in conn.execute(query)]
 
     def _rows_of(self, assessment_id: int, sirens: list[str]) -> list[dict[str, Any]]:
         columns = [web_orgs.c[c] for c in ORG_COLUMNS] + [web_orgs.c.name_norm]
