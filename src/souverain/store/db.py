@@ -24,7 +24,7 @@ from souverain.errors import RunNotFound, StoreError
 from souverain.evidence import Evidence
 from souverain.portfolio import Organisation
 from souverain.store import runlock
-from souverain.store.rows import BUSY_MS, TargetRow
+from souverain.store.rows import TargetRow, is_busy
 from souverain.store.schema import (
     api_tokens,
     assessments,
@@ -357,14 +357,15 @@ class Store:
         (``rows.is_busy``): domain, status and the two measures, by domain."""
         if not domains:
             return []
-        lag, queue = (sa.func.coalesce(c, 0) for c in (targets.c.loop_lag_ms, targets.c.dns_queue_ms))
-        query = (
-            sa.select(targets.c.domain, targets.c.status, targets.c.loop_lag_ms, targets.c.dns_queue_ms)
-            .where(targets.c.run_id == run_id, targets.c.domain.in_(sorted(domains)))
-            .where(sa.or_(lag >= BUSY_MS, queue >= BUSY_MS))
-        )
-        with self.engine.connect() as conn:
-            rows = [dict(r) for r in conn.execute(query).mappings()]
+        query = sa.select(
+            targets.c.domain, targets.c.status, targets.c.loop_lag_ms, targets.c.dns_queue_ms
+        ).where(targets.c.run_id == run_id, targets.c.domain.in_(sorted(domains)))
+        with self.engine.connect() as conn:  # a body's few domains: the rule is applied here, once
+            rows = [
+                dict(r)
+                for r in conn.execute(query).mappings()
+                if is_busy(r["loop_lag_ms"], r["dns_queue_ms"])
+            ]
         return sorted(rows, key=lambda r: r["domain"])
 
     def targets(self, run_id: int, *, pending_only: bool = False) -> list[TargetRow]:
