@@ -18,7 +18,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from souverain import __version__
-from souverain.cliopts import StoreOpt, out_folder
+from souverain.cliopts import LangOpt, StoreOpt, out_folder
 from souverain.errors import InputError, SouverainError
 from souverain.opendata.cli import export as export_command
 from souverain.processes import GC_THRESHOLDS, redeliver_lost_interrupts
@@ -575,8 +575,10 @@ def report(
             "when it exists).",
         ),
     ] = None,
+    lang: LangOpt = "fr",
 ) -> None:
-    """Write the HTML + JSON report of a run (and of the procurement pillar when DECP were ingested)."""
+    """Write the HTML + JSON report of a run (and of the procurement pillar when DECP were ingested): pages
+    in French (``--lang en`` for English), JSON files with codes and English texts, the same in both."""
     from souverain.report import build_report
 
     procurement = _procurement_opt(procurement)
@@ -600,6 +602,7 @@ def report(
             progress=lambda done, total: bar.update(task, completed=done, total=total),
             kb=kb,
             procurement_db=procurement,
+            lang=lang,
         )
     console.print(f"report of run {run_id}: {result.organisations} organisations, {result.targets} domains")
     if procurement is not None:

@@ -10,7 +10,7 @@ import typer
 
 from souverain.errors import InputError
 
-__all__ = ["StoreOpt", "out_folder"]
+__all__ = ["LangOpt", "StoreOpt", "out_folder"]
 
 
 def out_folder(value: str) -> Path:
@@ -34,3 +34,16 @@ StoreOpt = Annotated[
     ),
 ]
 """A string, not a Path: a Path would fold the ``//`` of a URL into a relative file name."""
+
+
+def language(value: str) -> str:
+    """Parser of ``--lang``: the languages the pages are written in."""
+    if value not in ("fr", "en"):
+        raise InputError(f"--lang '{value}': expected fr (the default) or en")
+    return value
+
+
+LangOpt = Annotated[
+    str,
+    typer.Option("--lang", parser=language, metavar="fr|en", help="Language of the pages: fr or en."),
+]

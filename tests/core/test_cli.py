@@ -47,6 +47,7 @@ EXAMPLE = str(Path(__file__).resolve().parents[2] / "examples" / "portfolio.yaml
         # take the lab's questions to the internet, the current folder would receive a report
         (["scan", EXAMPLE, "--resolver", ""], "--resolver '': empty"),
         (["report", "1", "--out", ""], "--out '': empty"),
+        (["report", "1", "--out", "r", "--lang", "de"], "--lang 'de': expected fr (the default) or en"),
         (["scan", EXAMPLE, "--ca-file", EXAMPLE], "not a PEM trust store"),
         (["scan", EXAMPLE, "--only", ",,"], "--only ',,': no probe named"),
         (["lab", "status", "--dir", "nolab"], "no lab there"),

@@ -89,7 +89,7 @@ def test_report_files_and_counts(tmp_path: Path) -> None:
     assert [d["domain"] for d in org["domains"]] == ["a.fr", "b.fr"]
     assert org["shared_mail_addresses"] == {"mairie.a@wanadoo.fr": "orange"}
     html = (out / "orgs" / "213700016.html").read_text()
-    assert "shared mailbox provider: orange" in html
+    assert "fournisseur de messagerie partagé : orange" in html  # pages in French by default
     deps = {(d["scope"], d["role"], d["subject"]): d for d in org["dependencies"]}
     gtm = deps[("page", "analytics", "www.googletagmanager.com")]
     assert gtm["operator"]["id"] == "google" and gtm["operator"]["country"] == "US"
@@ -103,6 +103,38 @@ def test_report_files_and_counts(tmp_path: Path) -> None:
     assert org["domains"][0]["summary"]["third_parties"] == {"www.googletagmanager.com": "script"}
     assert org["domains"][0]["evidence"][0]["data"]["queries"]["TXT"]["rrs"][1] == "x" * 70_000
     assert (out / "orgs" / "213700016.html").exists() and (out / "index.html").exists()
+
+
+def test_report_pages_in_french_or_english_over_the_same_json(tmp_path: Path) -> None:
+    store, run_id = make_run(tmp_path)
+    kb = load_kb()
+    attribute_run(store, run_id, kb, NetworkData(), on=dt.date(2026, 6, 1))
+    fr, en = tmp_path / "fr", tmp_path / "en"
+    build_report(store, run_id, fr, kb=kb)
+    build_report(store, run_id, en, kb=kb, lang="en")
+    for name in ("run.json", "orgs/213700016.json"):  # data, not pages: the same bytes in both
+        assert (fr / name).read_bytes() == (en / name).read_bytes(), name
+    org = json.loads((fr / "orgs" / "213700016.json").read_text())
+    assert org["domains"][1]["summary"]["dnssec"] == "timeout: resolver timeout"  # codes and English
+    pages = {
+        lang: {
+            name: HTMLParser((folder / name).read_text()) for name in ("index.html", "orgs/213700016.html")
+        }
+        for lang, folder in (("fr", fr), ("en", en))
+    }
+    for lang, page in pages.items():
+        root = page["index.html"].css_first("html")
+        assert root is not None and root.attributes["lang"] == lang
+    fr_index, en_index = pages["fr"]["index.html"].text(), pages["en"]["index.html"].text()
+    assert "Campagne" in fr_index and "Domaines par statut" in fr_index and "délai dépassé" in fr_index
+    assert "Run " in en_index and "Domains by status" in en_index and "délai" not in en_index
+    assert (
+        "validé (AD)" in fr_index and "validated (AD)" in en_index
+    )  # a summary cell, in the page's language
+    fr_org, en_org = pages["fr"]["orgs/213700016.html"].text(), pages["en"]["orgs/213700016.html"].text()
+    assert "tiers" not in en_org and "Dépendances" in fr_org and "Dependencies" in en_org
+    assert "boîtes aux lettres" in fr_org and "mailboxes" in en_org  # role names, as the dashboard has them
+    assert "délai dépassé : resolver timeout" in fr_org  # a status named, the observed error kept as it is
 
 
 def test_observed_text_is_escaped_and_nothing_loads_from_outside(tmp_path: Path) -> None:
@@ -120,7 +152,7 @@ def test_observed_text_is_escaped_and_nothing_loads_from_outside(tmp_path: Path)
             assert not re.match(r"^(https?:)?//", ref), ref
         assert "default-src 'none'" in html
     org_html = (out / "orgs" / "213700016.html").read_text()
-    assert "more characters in the JSON file" in org_html and len(org_html) < 60_000
+    assert "caractères de plus dans le fichier JSON" in org_html and len(org_html) < 60_000
 
 
 def test_report_carries_the_procurement_shares(tmp_path: Path) -> None:
@@ -145,7 +177,7 @@ def test_report_carries_the_procurement_shares(tmp_path: Path) -> None:
         )
     assert proc["trajectory_verified"] is False  # no official text found: shown as unverified
     index = (out / "index.html").read_text()
-    assert 'href="procurement/index.html"' in index and "Ultimate parent" in index
+    assert 'href="procurement/index.html"' in index and "Société mère ultime" in index
 
 
 def test_report_marks_domains_scanned_by_an_overloaded_scanner(tmp_path: Path) -> None:
@@ -159,7 +191,7 @@ def test_report_marks_domains_scanned_by_an_overloaded_scanner(tmp_path: Path) -
         ]
     )
     out = tmp_path / "report"
-    build_report(store, run_id, out)
+    build_report(store, run_id, out, lang="en")
     run = json.loads((out / "run.json").read_text())
     assert run["scanner_load"]["busy_targets"] == 1
     assert run["scanner_load"]["busy_by_status"] == {"timeout": 1}

@@ -142,6 +142,39 @@ def test_catalogue_has_both_languages() -> None:
     assert fr.label("level", "european") == "européen" and en.label("role", "mailbox") == "mailboxes"
     with pytest.raises(ValueError, match="language 'de'"):
         Translator("de")
+    # every code a page or the report may name has a name in both languages, not its code
+    from souverain.kb.model import DEPENDENCY_ROLES
+
+    assert set(DEPENDENCY_ROLES) <= set(data["labels"]["role"])
+    assert fr.label("role", "analytics") == "mesure d'audience"
+
+
+def test_report_catalogue_has_both_languages() -> None:
+    """The static report's own texts: both languages everywhere, and the same placeholders in both."""
+    import string
+
+    from souverain.report.texts import ReportText, _catalogue
+
+    def entries(node: dict[str, object], path: str = "") -> list[tuple[str, dict[str, str]]]:
+        out: list[tuple[str, dict[str, str]]] = []
+        for key, value in node.items():
+            assert isinstance(value, dict), f"{path}{key}"
+            if set(value) == set(LANGS):
+                out.append((f"{path}{key}", {k: str(v) for k, v in value.items()}))
+            else:
+                out.extend(entries(value, f"{path}{key}."))
+        return out
+
+    found = entries(_catalogue())
+    assert len(found) > 80
+    for key, texts in found:
+        fields = {
+            lang: {f for _, f, _, _ in string.Formatter().parse(text) if f} for lang, text in texts.items()
+        }
+        assert fields["fr"] == fields["en"] and all(t.strip() for t in texts.values()), key
+    fr = ReportText("fr")
+    assert fr("n_domains", n=3) == "3 domaines" and fr("history") == "Historique"  # its own, then the web's
+    assert fr.status("timeout") == "délai dépassé" and fr.pick("domain_role", "mail") == "messagerie"
 
 
 def test_map_has_every_departement_overseas_included() -> None:

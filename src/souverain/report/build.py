@@ -26,6 +26,7 @@ from souverain.kb.load import KB
 from souverain.policy.load import Policy, load_policy
 from souverain.portfolio import Organisation
 from souverain.report.summary import summarise_target
+from souverain.report.texts import ReportText
 from souverain.store import Store, TargetRow
 from souverain.store.rows import is_busy, scanner_load
 
@@ -41,20 +42,20 @@ class ReportResult:
     targets: int
 
 
-def _clip(value: Any) -> Any:
-    if isinstance(value, str) and len(value) > _MAX_TEXT:
-        return value[:_MAX_TEXT] + f"… ({len(value) - _MAX_TEXT} more characters in the JSON file)"
-    return value
+def _environment(t: ReportText) -> Environment:
+    def clip(value: Any) -> Any:
+        if isinstance(value, str) and len(value) > _MAX_TEXT:
+            return value[:_MAX_TEXT] + t("more_characters", n=len(value) - _MAX_TEXT)
+        return value
 
-
-def _environment() -> Environment:
     env = Environment(
         loader=PackageLoader("souverain.report", "templates"),
         autoescape=select_autoescape(["html", "j2"], default_for_string=True, default=True),
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["clip"] = _clip
+    env.filters["clip"] = clip
+    env.globals["t"] = t
     env.filters["when"] = lambda ts: time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts)) if ts else "—"
     env.tests["mapping"] = lambda v: isinstance(v, dict)
     env.tests["sequence_of_scalars"] = lambda v: (
@@ -131,11 +132,14 @@ def build_report(
     kb: KB | None = None,
     policy: Policy | None = None,
     procurement_db: Path | None = None,
+    lang: str = "fr",
 ) -> ReportResult:
     """Write the report of ``run_id`` into ``out_dir`` (created if needed). ``kb`` names the operators and
     laws of the dependencies (ids are shown without it). With ``procurement_db`` (an ingested DECP database),
     the procurement pillar's report goes into ``out_dir/procurement/`` and its shares per year into the index
-    and ``run.json``."""
+    and ``run.json``. The pages are in ``lang`` (``fr`` or ``en``); the JSON files, the same in both, keep
+    codes and English."""
+    t = ReportText(lang)
     run = store.run(run_id)
     try:
         (out_dir / "orgs").mkdir(parents=True, exist_ok=True)
@@ -146,11 +150,12 @@ def build_report(
         with resources.as_file(static.joinpath(name)) as src:
             shutil.copyfile(src, out_dir / name)
 
-    env = _environment()
+    env = _environment(t)
+    env.globals["entity_name"] = lambda entity: _name(kb, entity)
     orgs = store.run_organisations(run_id)
     targets = store.targets(run_id)
-    by_domain = {t.domain: t for t in targets}
-    counts = Counter(t.status for t in targets)
+    by_domain = {target.domain: target for target in targets}
+    counts = Counter(target.status for target in targets)
     rows: list[dict[str, Any]] = []
     org_template = env.get_template("org.html.j2")
     attribution = store.latest_attribution(run_id)
@@ -175,21 +180,27 @@ def build_report(
     for index, org in enumerate(orgs, start=1):
         pairs = [(d, by_domain[d.name]) for d in org.domains if d.name in by_domain]
         org_targets = [t for _, t in pairs]
-        evidence = store.evidence_for([t.id for t in org_targets])
+        evidence = store.evidence_for([target.id for target in org_targets])
         # the roles this organisation declared: a domain shared with another body is scanned once, for the
         # roles of both, but each body's page shows its own
-        domains = [_domain_view(t, evidence[t.id], d.roles) for d, t in pairs]
-        deps = [d for t in org_targets for d in deps_by_target.get(t.id, [])] + deps_by_siren.get(
+        domains = [_domain_view(target, evidence[target.id], d.roles) for d, target in pairs]
+        # what the pages show: the same summary in the report's language
+        shown = [
+            summarise_target(evidence[target.id], t.phrases(), t.status) if lang != "en" else view["summary"]
+            for (_, target), view in zip(pairs, domains, strict=True)
+        ]
+        deps = [d for target in org_targets for d in deps_by_target.get(target.id, [])] + deps_by_siren.get(
             org.siren, []
         )
         doc = _org_document(run_id, org, domains, sorted(deps, key=_role_key), attribution)
         doc.update(_assessment_keys(assessed.get(org.siren), assessment, policy))
         _write_json(out_dir / "orgs" / f"{org.siren}.json", doc)
         (out_dir / "orgs" / f"{org.siren}.html").write_text(
-            org_template.render(org=org, doc=doc, run=run, version=__version__), encoding="utf-8"
+            org_template.render(org=org, doc=doc, shown=shown, run=run, version=__version__, lang=lang),
+            encoding="utf-8",
         )
-        rows.append({**_index_row(org, domains), "score": doc.get("score"), "coverage": doc.get("coverage"),
-                     "provisional": doc.get("provisional")})  # fmt: skip
+        scores = {key: doc.get(key) for key in ("score", "coverage", "provisional")}
+        rows.append(_index_row(org, domains, shown) | scores)
         if progress is not None:
             progress(index, len(orgs))
 
@@ -222,7 +233,9 @@ def build_report(
     _remove_stale_pages(out_dir / "orgs", {org.siren for org in orgs})
     _write_json(out_dir / "run.json", run_doc)
     (out_dir / "index.html").write_text(
-        env.get_template("index.html.j2").render(run=run, run_doc=run_doc, rows=rows, version=__version__),
+        env.get_template("index.html.j2").render(
+            run=run, run_doc=run_doc, rows=rows, version=__version__, lang=lang
+        ),
         encoding="utf-8",
     )
     return ReportResult(out_dir, len(orgs), len(targets))
@@ -331,11 +344,16 @@ def _org_document(
     return doc
 
 
-def _index_row(org: Organisation, domains: list[dict[str, Any]]) -> dict[str, Any]:
+def _index_row(
+    org: Organisation, domains: list[dict[str, Any]], shown: list[dict[str, Any]]
+) -> dict[str, Any]:
     return {
         "siren": org.siren,
         "name": org.name,
         "kind": org.kind,
         "departement": org.territory.departement,
-        "domains": [{"domain": d["domain"], "status": d["status"], "summary": d["summary"]} for d in domains],
+        "domains": [
+            {"domain": d["domain"], "status": d["status"], "summary": summary}
+            for d, summary in zip(domains, shown, strict=True)
+        ],
     }
