@@ -213,8 +213,9 @@ def test_every_level_reason_of_the_assessment_reads_in_french() -> None:
     fr, en = Translator("fr"), Translator("en")
     samples = {
         "no operator shown by the evidence": "aucun opérateur visible dans les observations",
-        "operator reached by us-cloud-act, us-fisa-702": "opérateur soumis à us-cloud-act, us-fisa-702",
-        "infrastructure reached by us-cloud-act": "infrastructure soumise à us-cloud-act",
+        "operator reached by us-cloud-act, us-fisa-702":
+            "opérateur soumis à US CLOUD Act, US FISA section 702",
+        "infrastructure reached by cn-nil": "infrastructure soumise à PRC National Intelligence Law",
         "operator controlled from US": "opérateur contrôlé depuis US",
         "infrastructure controlled from CN": "infrastructure contrôlée depuis CN",
         "technology licensed from microsoft (outside the European area)":
@@ -228,7 +229,13 @@ def test_every_level_reason_of_the_assessment_reads_in_french() -> None:
         "no observed dependency for the service": "aucune dépendance observée pour ce service",
     }  # fmt: skip
     for english, french in samples.items():
-        assert fr.why(english) == french and en.why(english) == english
+        assert fr.why(english) == french
+        assert en.why(english) == english.replace(
+            "us-cloud-act, us-fisa-702", "US CLOUD Act, US FISA section 702"
+        ).replace("cn-nil", "PRC National Intelligence Law")  # laws by their names, not their ids
+    assert en.why("run by the organisation itself on us-cloud-act-hosting") == (
+        "run by the organisation itself on us-cloud-act-hosting"  # an entity id that starts like a law's
+    )
     # every literal reason in the assessment's source is one of the sampled forms (catches a new reason)
     source = inspect.getsource(levels) + inspect.getsource(assess)
     literals = _re.findall(r'LevelResult\(\s*"[a-z-]+",\s*f?"([^"{]+)', source)

@@ -54,6 +54,13 @@ _WHY_FR: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 )
 
 
+@lru_cache(maxsize=1)
+def _law_ids() -> re.Pattern[str]:
+    """The law ids the catalogue names (``us-cloud-act``…), as whole words: not inside an entity id."""
+    ids = sorted(catalogue()["labels"]["law"], key=len, reverse=True)
+    return re.compile(r"(?<![\w-])(?:" + "|".join(map(re.escape, ids)) + r")(?![\w-])")
+
+
 def prefix(lang: str) -> str:
     """URL prefix of a language: '' for French, '/en' for English."""
     return "" if lang == "fr" else f"/{lang}"
@@ -77,14 +84,16 @@ class Translator:
         return text.format(**values) if values else text
 
     def why(self, text: str | None) -> str:
-        """The reason of a level (stored in English by the assessment) in the page's language."""
+        """The reason of a level (stored in English by the assessment, with law ids) in the page's language,
+        laws by their names."""
         if not text:
             return "—"
         if self.lang == "fr":
             for pattern, french in _WHY_FR:
                 if pattern.match(text):
-                    return pattern.sub(french, text)
-        return text
+                    text = pattern.sub(french, text)
+                    break
+        return _law_ids().sub(lambda m: self.label("law", m[0]), text)
 
     def change_value(self, value: Any) -> str:
         """One side of a history change: a level (named in the page's language), a score or a value."""
