@@ -54,7 +54,7 @@ def test_openapi_document_is_valid(world: WebWorld) -> None:
 
 def test_list_pagination_and_filters(client: httpx.Client, world: WebWorld) -> None:
     body = client.get("/api/v1/organisations", params={"per_page": 5}).json()
-    assert body["meta"] == {"page": 1, "per_page": 5, "total": len(world.sirens), "pages": 3}
+    assert body["meta"] == {"page": 1, "per_page": 5, "total": len(world.sirens), "pages": 3, "capped": False}
     assert body["run_id"] == world.run_ids[-1]
     seen = {
         o["siren"]

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 from .conftest import Server, WebWorld
 
@@ -207,6 +208,36 @@ def test_search_takes_a_pasted_address_and_the_start_of_a_siren(
     for q in (domain, f"www.{domain}", f"https://www.{domain.upper()}/contact?x=1", siren[:5]):
         found = client.get("/search", params={"q": q}).text
         assert f'href="/org/{siren}"' in found, q
+
+
+def test_a_broad_search_is_paged_and_says_when_it_was_cut(
+    client: httpx.Client, world: WebWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The search showed at most 50 bodies, counted those, and ignored `page` (the API too)."""
+    import souverain.web.data
+    import souverain.web.pages
+
+    communes = sorted(n for n in world.names.values() if n.startswith("Commune"))
+    assert len(communes) == 6
+    monkeypatch.setattr(souverain.web.pages, "PER_PAGE", 4)
+    names = []
+    for page in (1, 2):
+        html = client.get("/search", params={"q": "commune", "page": page}).text
+        tree = HTMLParser(html)
+        count = tree.css_first("#result-count")
+        assert count is not None and count.text().strip() == f"6 résultat(s) · Page {page} / 2"
+        names += [a.text() for a in tree.css("table.list th[scope=row] a")]
+        assert ('rel="next"' in html) is (page == 1) and "search-capped" not in html
+    assert names == sorted(communes, key=str.casefold)  # every one once, by name across the pages
+    assert client.get("/search", params={"q": "commune", "page": 3}).status_code == 422
+    api = client.get("/api/v1/organisations", params={"q": "commune", "per_page": 4, "page": 2}).json()
+    assert api["meta"] == {"page": 2, "per_page": 4, "total": 6, "pages": 2, "capped": False}
+    assert [o["name"] for o in api["items"]] == names[4:]
+
+    monkeypatch.setattr(souverain.web.data, "SEARCH_CANDIDATES", 4)  # an index too large to read whole
+    cut = HTMLParser(client.get("/search", params={"q": "commune"}).text).css_first("#search-capped")
+    assert cut is not None and "seuls les 4 premiers" in cut.text()
+    assert client.get("/api/v1/organisations", params={"q": "commune"}).json()["meta"]["capped"] is True
 
 
 def test_english_and_french_pages_say_their_own_words(client: httpx.Client, world: WebWorld) -> None:

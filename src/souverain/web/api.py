@@ -99,6 +99,11 @@ class PageMeta(BaseModel):
     per_page: int
     total: int
     pages: int
+    capped: bool = Field(
+        default=False,
+        description="a search (q) whose candidates were cut at the index's limit: total counts those only; "
+        "narrow the search",
+    )
 
 
 class OrgSummary(BaseModel):
@@ -302,8 +307,10 @@ def _assessment(request: Request, run: int | None) -> dict[str, Any]:
     return row
 
 
-def _meta(page: int, per_page: int, total: int) -> PageMeta:
-    return PageMeta(page=page, per_page=per_page, total=total, pages=max(1, -(-total // per_page)))
+def _meta(page: int, per_page: int, total: int, capped: bool = False) -> PageMeta:
+    return PageMeta(
+        page=page, per_page=per_page, total=total, pages=max(1, -(-total // per_page)), capped=capped
+    )
 
 
 def _summary(row: dict[str, Any]) -> OrgSummary:
@@ -349,15 +356,13 @@ def list_organisations(
     current = _assessment(request, run)
     filters = Filters(region, departement, kind)
     obs = _obs(request)
-    if q:
-        found = obs.search(current["id"], q, filters, limit=per_page)
-        items, total = found, len(found)
+    if q:  # by name: the order is the name's
+        result = obs.search(current["id"], q, filters, page, per_page)
     else:
         result = obs.organisations(current["id"], filters, page, per_page, order)
-        items, total = result.items, result.total
-    summaries = [_summary(r) for r in items]
+    summaries = [_summary(r) for r in result.items]
     body = OrgList(
-        meta=_meta(page, per_page, total),
+        meta=_meta(page, per_page, result.total, result.capped),
         run_id=current["run_id"],
         assessment_id=current["id"],
         items=summaries,
@@ -702,7 +707,7 @@ def request_scan(
             obs.store.add_scan_request(token["id"], target, None, "refused", message)
             raise HTTPException(422, {"message": message, "details": {"target": target, "refused": True}})
         current = obs.current()
-        hits = obs.search(current["id"], target, Filters(), limit=5) if current else []
+        hits = obs.search(current["id"], target, Filters(), per_page=5).items if current else []
         owners = [h for h in hits if target in h["domains"].split()]
         if not owners:
             raise HTTPException(404, f"target '{target}': not a domain of a known organisation")

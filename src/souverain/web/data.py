@@ -96,6 +96,8 @@ class Page:
     page: int
     per_page: int
     total: int
+    capped: bool = False
+    """A search whose candidates reached ``SEARCH_CANDIDATES``: ``total`` counts those only."""
 
     @property
     def pages(self) -> int:
@@ -265,11 +267,16 @@ class Observatory:
             row = conn.execute(query).mappings().first()
         return dict(row) if row else None
 
-    def search(self, assessment_id: int, q: str, filters: Filters, limit: int = 50) -> list[dict[str, Any]]:
+    def search(self, assessment_id: int, q: str, filters: Filters, page: int = 1, per_page: int = 50) -> Page:
         """By SIREN (9 digits), domain (contains a dot: prefix match) or name words (every word a prefix of a
-        word of the name). Candidates come from the index of the longest word (at most ``SEARCH_CANDIDATES``),
-        then are filtered and sorted by name."""
+        word of the name). Candidates come from the index of the longest word (at most ``SEARCH_CANDIDATES``:
+        the page says when they were cut), then are filtered and sorted by name; ``page`` of them."""
         self.ready(assessment_id)
+        found, capped = self._search(assessment_id, q, filters)
+        start = (page - 1) * per_page
+        return Page(found[start : start + per_page], page, per_page, len(found), capped)
+
+    def _search(self, assessment_id: int, q: str, filters: Filters) -> tuple[list[dict[str, Any]], bool]:
         q = q.strip()
         compact = q.replace(" ", "")
         rest: list[str] = []
@@ -284,9 +291,10 @@ class Observatory:
         else:
             terms = sorted(set(words(q)) or set(norm(q).split()), key=len, reverse=True)
             if not terms:
-                return []
+                return [], False
             first, rest = terms[0], terms[1:]
             sirens = self._sirens_by_prefix(web_words, web_words.c.word, assessment_id, first)
+        capped = len(sirens) >= SEARCH_CANDIDATES
         rows = self._rows_of(assessment_id, sorted(set(sirens)))
         out = []
         for row in rows:
@@ -300,7 +308,7 @@ class Observatory:
             if all(any(w.startswith(term) for w in name_words) for term in rest):
                 out.append(row)
         out.sort(key=lambda r: (norm(r["name"]), r["siren"]))
-        return out[:limit]
+        return out, capped
 
     def _sirens_by_prefix(
         self, table: sa.Table, column: sa.Column[Any], assessment_id: int, prefix: str

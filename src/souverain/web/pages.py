@@ -420,11 +420,12 @@ def search_page(
     region: str | None = None,
     departement: str | None = None,
     kind: str | None = None,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> Response:
     obs: Observatory = request.app.state.obs
     current = _current(request)
     filters = _filters(request, region, departement, kind)
-    results = obs.search(current["id"], q, filters) if q.strip() else None
+    results = _within(request, obs.search(current["id"], q, filters, page, PER_PAGE)) if q.strip() else None
     partial = request.headers.get("HX-Request") == "true"
     template = "_results.html.j2" if partial else "search.html.j2"
     return _page(request, template, q=q, results=results, filters=filters)
