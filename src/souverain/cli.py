@@ -151,9 +151,12 @@ def scan(
     store: StoreOpt = None,
     concurrency: Annotated[int, typer.Option(min=1, max=5000, help="Targets in flight at once.")] = 200,
     per_ip: Annotated[
-        int, typer.Option(min=1, max=100, help="Concurrent connections per destination IP.")
-    ] = 4,
-    target_budget: Annotated[float, typer.Option(min=1.0, help="Seconds allowed per target.")] = 60.0,
+        int | None,
+        typer.Option(min=1, max=100, help="Concurrent connections per destination IP.  [default: 4]"),
+    ] = None,
+    target_budget: Annotated[
+        float | None, typer.Option(min=1.0, help="Seconds allowed per target.  [default: 60]")
+    ] = None,
     workers: Annotated[
         int, typer.Option(min=0, max=64, help="Scanning processes (0: automatic, 2 from 1,000 targets).")
     ] = 0,
@@ -167,19 +170,39 @@ def scan(
         typer.Option("--tenant-probe", help="Ask Microsoft's identity platform if a domain has a tenant."),
     ] = False,
 ) -> None:
-    """Scan a portfolio (or the lab's world) and record evidence in a new run."""
+    """Scan a portfolio (or the lab's world) and record evidence in a new run. ``--resume RUN`` scans what
+    an interrupted run left with the run's own settings (resolver, trust store, probes, budgets, caps…):
+    only --concurrency, --workers and --store may be given with it."""
     from souverain.portfolio import load_portfolio
     from souverain.probes import REGISTRY
     from souverain.scan import ScanOptions
     from souverain.scan.memory import trim_heap
     from souverain.scan.run import net_config_from
 
+    measured = {  # what makes a run one measurement: a resumed run keeps its own
+        "--resolver": resolver,
+        "--ca-file": ca_file,
+        "--lab": lab or None,
+        "--dir": lab_dir,
+        "--per-ip": per_ip,
+        "--target-budget": target_budget,
+        "--only": only,
+        "--user-agent": user_agent,
+        "--origin-lookup": origin_lookup or None,
+        "--tenant-probe": tenant_probe or None,
+    }
     db = _store(store)
     config: dict[str, Any]
     if resume is not None:
         if portfolio is not None:
             raise InputError("scan: give either a portfolio or --resume RUN, not both")
         config = dict(_resumable(db, resume).config)
+        if given := [name for name, value in measured.items() if value is not None]:
+            raise InputError(
+                f"--resume {resume}: {', '.join(given)} cannot be changed in a run: its remaining targets "
+                f"are scanned with its own settings ({_settings(config)}); resume without "
+                f"{'it' if len(given) == 1 else 'them'}, or scan in a new run"
+            )
         run_id = resume
     else:
         config = {}
@@ -194,24 +217,21 @@ def scan(
         run_id = 0
         config.setdefault("resolver", None)
         config.setdefault("ca_file", None)
-    if _resolver_opt(resolver) is not None:
-        config["resolver"] = resolver
-    if ca_file is not None:
-        config["ca_file"] = _ca_file_opt(ca_file)
-    if user_agent:
-        config["user_agent"] = user_agent
-    config["per_ip_limit"] = per_ip
-    if origin_lookup:
-        config["origin_lookup"] = True
-    if tenant_probe:
-        config["tenant_probe"] = True
-    probes = frozenset(p.strip() for p in only.split(",") if p.strip()) if only is not None else None
-    if probes is not None and not probes:
-        raise InputError(f"--only '{only}': no probe named (known: {', '.join(sorted(REGISTRY))})")
-    if probes and (unknown := probes - set(REGISTRY)):
-        raise InputError(
-            f"--only: unknown probe(s) {', '.join(sorted(unknown))} (known: {', '.join(sorted(REGISTRY))})"
-        )
+        if _resolver_opt(resolver) is not None:
+            config["resolver"] = resolver
+        if ca_file is not None:
+            config["ca_file"] = _ca_file_opt(ca_file)
+        if user_agent is not None:
+            config["user_agent"] = _user_agent_opt(user_agent)
+        config["per_ip_limit"] = per_ip or 4
+        config["target_budget_s"] = target_budget or 60.0
+        if origin_lookup:
+            config["origin_lookup"] = True
+        if tenant_probe:
+            config["tenant_probe"] = True
+        config["only"] = sorted(_only_opt(only, REGISTRY)) if only is not None else None
+    # runs recorded before 2026-11-25 kept neither the budget nor the probes: the defaults, as then
+    probes = frozenset(config["only"]) if config.get("only") else None
     net_config = net_config_from(config)
     config["resolver"] = net_config.resolver
     if resume is None:
@@ -231,7 +251,10 @@ def scan(
                     db, run_id
                 )  # again, held: the process that held it until now may have completed it
             options = ScanOptions(
-                concurrency=concurrency, target_budget_s=target_budget, only=probes, workers=workers
+                concurrency=concurrency,
+                target_budget_s=float(config.get("target_budget_s") or 60.0),
+                only=probes,
+                workers=workers,
             )
             summary, context, stream = _scan_held_run(db, run_id, config, net_config, options, resume)
         except KeyboardInterrupt:  # before run_scan took care of it (KB loading…): the run stays resumable
@@ -244,6 +267,39 @@ def scan(
         _conclude_scan(db, run_id, config, summary, context, stream, concurrency)
     finally:
         lock.release()
+
+
+def _only_opt(only: str, known: Any) -> frozenset[str]:
+    probes = frozenset(p.strip() for p in only.split(",") if p.strip())
+    if not probes:
+        raise InputError(f"--only '{only}': no probe named (known: {', '.join(sorted(known))})")
+    if unknown := probes - set(known):
+        raise InputError(
+            f"--only: unknown probe(s) {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})"
+        )
+    return probes
+
+
+def _user_agent_opt(value: str) -> str:
+    """The User-Agent goes into every HTTP request: a header value of visible ASCII characters and spaces."""
+    if not value.strip():
+        raise InputError("--user-agent '': empty; leave the option out for souverain's own")
+    if bad := next((c for c in value if not " " <= c <= "~"), None):
+        what = "a control character" if ord(bad) < 32 or ord(bad) == 127 else "a non-ASCII character"
+        raise InputError(f"--user-agent {value!r}: {what} ({bad!r}) cannot go into an HTTP header")
+    return value
+
+
+def _settings(config: dict[str, Any]) -> str:
+    """A run's recorded settings, as ``--resume`` names them."""
+    parts = [f"resolver {config.get('resolver') or 'of the system'}"]
+    if config.get("lab_dir"):
+        parts.append(f"lab {config['lab_dir']}")
+    if config.get("only"):
+        parts.append(f"probes {','.join(config['only'])}")
+    parts.append(f"per-ip {config.get('per_ip_limit', 4)}")
+    parts.append(f"target budget {config.get('target_budget_s') or 60.0:g} s")
+    return ", ".join(parts)
 
 
 def _resumable(db: Any, run_id: int) -> Any:

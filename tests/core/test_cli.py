@@ -347,6 +347,61 @@ def test_a_run_being_scanned_is_not_resumed_twice(tmp_path: Path) -> None:
     assert store.status_counts(1) == {"pending": len(store.targets(1))}  # nothing scanned twice
 
 
+def test_a_resumed_run_keeps_its_own_settings(tmp_path: Path) -> None:
+    """`scan --resume` took a new --resolver, --only, --per-ip, --target-budget… for the targets left (and the
+    run still showed its first settings; --only was not even recorded): one run, two measurements."""
+    from souverain.portfolio import load_portfolio
+
+    store_path = tmp_path / "s.db"
+    store = Store(store_path)
+    settings = {"resolver": "127.0.0.1:9", "only": ["dns"], "target_budget_s": 3.0, "per_ip_limit": 2}
+    store.create_run(EXAMPLE, load_portfolio(Path(EXAMPLE)), settings)
+    store.set_run_status(1, "interrupted")
+    for extra, named in (
+        (["--resolver", "127.0.0.2"], "--resolver cannot be changed"),
+        (["--only", "dns,tls", "--per-ip", "4"], "--per-ip, --only cannot be changed"),
+        (["--lab"], "--lab cannot be changed"),
+        (["--target-budget", "60", "--tenant-probe"], "--target-budget, --tenant-probe cannot be changed"),
+    ):
+        refused = souverain("scan", "--resume", "1", "--store", str(store_path), *extra, home=tmp_path)
+        assert refused.returncode == 2 and named in refused.stderr, (extra, refused.stderr)
+        assert "resolver 127.0.0.1:9, probes dns, per-ip 2, target budget 3 s" in refused.stderr
+    assert store.status_counts(1) == {"pending": len(store.targets(1))}
+    resumed = souverain(
+        "scan", "--resume", "1", "--store", str(store_path), "--concurrency", "4", home=tmp_path
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    evidence = store.evidence_for([t.id for t in store.targets(1)])
+    assert evidence and {ev.probe for found in evidence.values() for ev in found} == {
+        "dns"
+    }  # the run's --only
+    assert store.run(1).config["resolver"] == "127.0.0.1:9"
+
+
+def test_a_new_run_records_every_setting_and_refuses_a_header_breaking_user_agent(tmp_path: Path) -> None:
+    refused = souverain(
+        "scan", EXAMPLE, "--user-agent", "x\r\nX-Evil: 1", "--resolver", "127.0.0.1:9", home=tmp_path
+    )
+    assert (
+        refused.returncode == 2 and "--user-agent 'x\\r\\nX-Evil: 1': a control character" in refused.stderr
+    )
+    assert (
+        not (tmp_path / "souverain.db").exists() or not Store(tmp_path / "souverain.db").runs()
+    )  # no run made
+    store_path = tmp_path / "s.db"
+    args = ["--resolver", "127.0.0.1:9", "--only", "dns", "--target-budget", "3", "--user-agent", "audit/1.0"]
+    made = souverain("scan", EXAMPLE, "--store", str(store_path), *args, home=tmp_path)
+    assert made.returncode == 0, made.stderr
+    config = Store(store_path).run(1).config
+    assert {k: config[k] for k in ("resolver", "only", "target_budget_s", "per_ip_limit", "user_agent")} == {
+        "resolver": "127.0.0.1:9",
+        "only": ["dns"],
+        "target_budget_s": 3.0,
+        "per_ip_limit": 4,
+        "user_agent": "audit/1.0",
+    }
+
+
 def test_latest_is_the_latest_portfolio_scan_not_an_on_demand_one(tmp_path: Path) -> None:
     """`export latest` exported the one-organisation run of an API scan made after the portfolio's; `serve`
     publishes the portfolio's."""
