@@ -71,6 +71,50 @@ def test_no_https_fails_once(policy: Policy) -> None:
     assert checks["WEB-HTTPS-REDIRECT"] == "fail"
 
 
+def test_hsts_counts_only_over_https(policy: Policy) -> None:
+    """A site without HTTPS that sends Strict-Transport-Security over http:// passed WEB-HSTS (the audit's
+    boisange.fr); browsers ignore that header (RFC 6797 §8.1)."""
+    hsts = {"raw": "max-age=31536000", "max_age": 31536000, "valid": True}
+    for final, expected in (("https://a.fr/", "pass"), ("http://a.fr/", "fail")):
+        data = {
+            "final_url": final,
+            "http_redirects_to_https": final.startswith("https"),
+            "headers": {"hsts": hsts},
+        }
+        http = Evidence("http", "a.fr", Status.OK, data)
+        assert status(policy, {"tls": tls(), "http": http}, "WEB-HSTS") == expected, final
+    checks = check_domain("a.fr", frozenset({"web"}), {"http": http}, policy)
+    assert [check_dict(c)["detail"] for c in checks if check_dict(c)["rule"] == "WEB-HSTS"] == [
+        "Strict-Transport-Security sent over http:// only"
+    ]
+
+
+def test_spf_all_of_a_redirected_record_is_the_target_s(policy: Policy) -> None:
+    """`v=spf1 redirect=_spf.a.fr` ends with the `all` of _spf.a.fr (RFC 7208 §6.1): it warned "all qualifier
+    absent" on every redirecting domain, and a redirect to `+all` went unnoticed."""
+
+    def spf(target_all: str | None) -> Evidence:
+        target = {
+            "domain": "_spf.a.fr",
+            "via": "redirect",
+            "record": "v=spf1 ip4:192.0.2.1",
+            "all": target_all,
+        }
+        tree = {"domain": "a.fr", "via": "root", "record": "v=spf1 redirect=_spf.a.fr", "all": None}
+        data = {"record": tree["record"], "all": None, "tree": tree | {"children": [target]}}
+        return Evidence("spf", "a.fr", Status.OK, data)
+
+    mail = frozenset({"mail"})
+    checks = {q: status(policy, {"spf": spf(q)}, "MAIL-SPF-ALL", mail) for q in ("-", "~", "+", None)}
+    assert checks == {"-": "pass", "~": "pass", "+": "fail", None: "warn"}
+    found = check_domain("a.fr", mail, {"spf": spf("-")}, policy)
+    detail = next(check_dict(c)["detail"] for c in found if check_dict(c)["rule"] == "MAIL-SPF-ALL")
+    assert detail == "all qualifier - (redirect=_spf.a.fr)"
+    from souverain.assessment.french import french_facts
+
+    assert french_facts({"detail": detail})["detail"] == "qualificatif « -all » (redirect=_spf.a.fr)"
+
+
 def test_mail_checks_and_scores(policy: Policy) -> None:
     dns = Evidence("dns", "a.fr", Status.OK, {"mx_hosts": [{"host": "mx.a.fr"}], "ad": {}, "queries": {}})
     spf = Evidence("spf", "a.fr", Status.OK, {"record": "v=spf1 +all", "all": "+", "dns_lookups": 0})

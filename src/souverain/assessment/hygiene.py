@@ -208,6 +208,19 @@ TLS_RULES = (
 )
 
 
+def _effective_all(spf: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The ``all`` qualifier that ends the evaluation of a record: its own, or, with a used ``redirect=`` and
+    no ``all``, the one of the record it redirects to (RFC 7208 §6.1), followed through the evidence's tree;
+    with the domain that carries it when reached by a redirect."""
+    node, qualifier, via = spf.get("tree") or {}, spf.get("all"), None
+    while qualifier is None:
+        node = next((n for n in node.get("children") or [] if n.get("via") == "redirect"), None)
+        if node is None:
+            return None, via
+        qualifier, via = node.get("all"), node.get("domain")
+    return qualifier, via
+
+
 def _http(c: _Checks, http: Evidence | None) -> None:
     if not _ok(http):
         reason = "HTTP evidence missing" if http is None else f"HTTP failed ({http.error or http.status})"
@@ -225,7 +238,9 @@ def _http(c: _Checks, http: Evidence | None) -> None:
     headers = d.get("headers") or {}
     hsts = headers.get("hsts") or {}
     max_age = hsts.get("max_age")
-    if hsts.get("valid") and isinstance(max_age, int) and max_age >= c.policy.hsts_min_max_age:
+    if hsts and str(d.get("final_url") or "").startswith("http://"):  # RFC 6797 §8.1: browsers ignore it
+        c.add("WEB-HSTS", FAIL, "Strict-Transport-Security sent over http:// only", "http.headers.hsts")
+    elif hsts.get("valid") and isinstance(max_age, int) and max_age >= c.policy.hsts_min_max_age:
         c.add("WEB-HSTS", PASS, f"max-age={max_age}", "http.headers.hsts")
     elif hsts.get("valid"):
         c.add(
@@ -302,11 +317,12 @@ def _mail(c: _Checks, ev: dict[str, Evidence]) -> None:
         c.add("MAIL-SPF-LIMITS", NA, "no SPF record", "spf")
     else:
         c.add("MAIL-SPF", PASS, str(spf.data["record"])[:120], "spf.record")
-        q = spf.data.get("all")
+        q, via = _effective_all(spf.data)
         # -all / ~all tell receivers what to do with forged mail; ?all (neutral) or no "all" says nothing
         # (warn); +all authorises the whole internet (fail)
         spf_all = FAIL if q == "+" else (PASS if q in ("-", "~") else WARN)
-        c.add("MAIL-SPF-ALL", spf_all, f"all qualifier {q or 'absent'}", "spf.all")
+        detail = f"all qualifier {q or 'absent'}" + (f" (redirect={via})" if via else "")
+        c.add("MAIL-SPF-ALL", spf_all, detail, "spf.tree" if via else "spf.all")
         over = (
             spf.data.get("lookups_exceeded")
             or spf.data.get("void_lookups_exceeded")
