@@ -12,6 +12,7 @@ from souverain.assessment.hygiene import category_scores, check_domain
 from souverain.errors import InputError
 from souverain.evidence import Evidence, Status
 from souverain.policy.load import Policy, load_policy
+from souverain.probes.spf_tree import effective_all
 
 
 def tls(
@@ -101,7 +102,9 @@ def test_spf_all_of_a_redirected_record_is_the_target_s(policy: Policy) -> None:
             "all": target_all,
         }
         tree = {"domain": "a.fr", "via": "root", "record": "v=spf1 redirect=_spf.a.fr", "all": None}
-        data = {"record": tree["record"], "all": None, "tree": tree | {"children": [target]}}
+        tree["children"] = [target]
+        assert effective_all(tree) == (target_all, "_spf.a.fr")  # what the probe records
+        data = {"record": tree["record"], "all": None, "all_effective": target_all, "all_from": "_spf.a.fr"}
         return Evidence("spf", "a.fr", Status.OK, data)
 
     mail = frozenset({"mail"})
@@ -181,6 +184,9 @@ def test_unknown_tls_baseline_is_named() -> None:
         # an absence that was never observed
         (Evidence("dkim", "a.fr", Status.ERROR, {"keys_found": 0}), "fail"),
         (Evidence("dkim", "a.fr", Status.TIMEOUT, {"keys_found": 0}), "fail"),
+        # keys published that no verifier can use (k=ec, an undecodable p=): "1 key(s) found", pass, before
+        (Evidence("dkim", "a.fr", Status.OK, {"keys_found": 0, "keys_unusable": 2}), "fail"),
+        (Evidence("dkim", "a.fr", Status.OK, {"keys_found": 1, "keys_unusable": 1}), "pass"),
     ],
 )
 def test_dkim_says_when_its_lookups_failed(policy: Policy, dkim: Evidence, expected: str) -> None:
@@ -190,3 +196,5 @@ def test_dkim_says_when_its_lookups_failed(policy: Policy, dkim: Evidence, expec
     assert found["status"] == expected
     if dkim.status in (Status.ERROR, Status.TIMEOUT):
         assert found["detail"] == f"DKIM lookups failed ({dkim.status})"
+    if dkim.data.get("keys_unusable") and not dkim.data["keys_found"]:
+        assert found["detail"] == "2 key(s) found, none usable"

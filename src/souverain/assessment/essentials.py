@@ -47,6 +47,8 @@ _SPECS: dict[str, _Spec] = {
     "spf": {
         "record": KEEP,
         "all": KEEP,
+        "all_effective": KEEP,
+        "all_from": KEEP,
         "lookups_exceeded": KEEP,
         "void_lookups_exceeded": KEEP,
         "permerror": KEEP,
@@ -54,7 +56,7 @@ _SPECS: dict[str, _Spec] = {
         "void_lookups": KEEP,
     },
     "dmarc": {"record": {"valid": KEEP, "raw": KEEP, "effective_policy": KEEP, "pct": KEEP}},
-    "dkim": {"keys_found": KEEP},
+    "dkim": {"keys_found": KEEP, "keys_unusable": KEEP},
     "mta-sts": {"policy": {"mode": KEEP}},
     "tls-rpt": {"record": {"valid": KEEP}},
 }

@@ -75,6 +75,7 @@ _TEXTS: tuple[tuple[str, str], ...] = (
         r"\1 clé(s) trouvée(s) parmi les sélecteurs courants",
     ),
     (r"DKIM lookups failed \((.+)\)", r"échec des requêtes DKIM (\1)"),
+    (r"(\d+) key\(s\) found, none usable", r"\1 clé(s) publiée(s), aucune utilisable"),
     (r"mode (\S+)", r"mode \1"),
     (r"no policy", "pas de politique"),
     (r"valid record", "enregistrement valable"),

@@ -208,19 +208,6 @@ TLS_RULES = (
 )
 
 
-def _effective_all(spf: dict[str, Any]) -> tuple[str | None, str | None]:
-    """The ``all`` qualifier that ends the evaluation of a record: its own, or, with a used ``redirect=`` and
-    no ``all``, the one of the record it redirects to (RFC 7208 §6.1), followed through the evidence's tree;
-    with the domain that carries it when reached by a redirect."""
-    node, qualifier, via = spf.get("tree") or {}, spf.get("all"), None
-    while qualifier is None:
-        node = next((n for n in node.get("children") or [] if n.get("via") == "redirect"), None)
-        if node is None:
-            return None, via
-        qualifier, via = node.get("all"), node.get("domain")
-    return qualifier, via
-
-
 def _http(c: _Checks, http: Evidence | None) -> None:
     if not _ok(http):
         reason = "HTTP evidence missing" if http is None else f"HTTP failed ({http.error or http.status})"
@@ -317,12 +304,13 @@ def _mail(c: _Checks, ev: dict[str, Evidence]) -> None:
         c.add("MAIL-SPF-LIMITS", NA, "no SPF record", "spf")
     else:
         c.add("MAIL-SPF", PASS, str(spf.data["record"])[:120], "spf.record")
-        q, via = _effective_all(spf.data)
+        # a record without "all" that redirects ends with the target's (the probe follows it: mail v2)
+        q, via = spf.data.get("all_effective", spf.data.get("all")), spf.data.get("all_from")
         # -all / ~all tell receivers what to do with forged mail; ?all (neutral) or no "all" says nothing
         # (warn); +all authorises the whole internet (fail)
         spf_all = FAIL if q == "+" else (PASS if q in ("-", "~") else WARN)
         detail = f"all qualifier {q or 'absent'}" + (f" (redirect={via})" if via else "")
-        c.add("MAIL-SPF-ALL", spf_all, detail, "spf.tree" if via else "spf.all")
+        c.add("MAIL-SPF-ALL", spf_all, detail, "spf.all_effective" if via else "spf.all")
         over = (
             spf.data.get("lookups_exceeded")
             or spf.data.get("void_lookups_exceeded")
@@ -357,10 +345,16 @@ def _mail(c: _Checks, ev: dict[str, Evidence]) -> None:
     if dkim is None:
         c.add("MAIL-DKIM", UNKNOWN, "evidence missing", _SELECTORS)
     elif dkim.status in ("ok", "not-found"):
-        found = dkim.data.get("keys_found", 0)
-        c.add(
-            "MAIL-DKIM", PASS if found else FAIL, f"{found} key(s) found among the common selectors", "dkim"
-        )
+        found, unusable = dkim.data.get("keys_found", 0), dkim.data.get("keys_unusable", 0)
+        if found or not unusable:
+            c.add(
+                "MAIL-DKIM",
+                PASS if found else FAIL,
+                f"{found} key(s) found among the common selectors",
+                "dkim",
+            )
+        else:  # published, but no verifier can use them (k=ec, an undecodable p=): mail cannot be verified
+            c.add("MAIL-DKIM", FAIL, f"{unusable} key(s) found, none usable", _SELECTORS)
     else:  # the lookups failed (SERVFAIL, timeout): a failure, as for SPF and DMARC, said as what it is
         c.add("MAIL-DKIM", FAIL, f"DKIM lookups failed ({dkim.status})", _SELECTORS)
     if sts is None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from souverain.lab.kbfiles import DATA_HOSTS, TENANT_HOST
 from souverain.lab.model import Record, World
 from souverain.lab.pages import THIRD_PARTY_HOSTS
+from souverain.lab.profiles import DKIM_TXT
 from souverain.lab.providers import (
     AWS_NS,
     AWS_NS_ZONES,
@@ -18,8 +19,6 @@ from souverain.lab.providers import (
     TLD_NS,
     TLDS,
 )
-
-DKIM_TXT = '"v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDlab0000lab"'
 
 
 @dataclass(slots=True)

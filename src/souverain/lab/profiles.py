@@ -19,10 +19,6 @@ from souverain.lab.providers import (
     WEB_POOLS,
 )
 
-DKIM_KEY = (
-    "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE5gQ0eXrCXEAxhqGKC7n0j9ZsV0vQbWq3M6mQ2cX8m1B"
-    "Pq1RZzY6Rv8rT0iY8t1uTn6yFhQ9B4n8vSm2m8u4Z0w=="
-)
 GATEWAYS: dict[str, tuple[list[str], str]] = {
     "hornetsecurity": (
         ["mx-gw01.hornetsecurity.com", "mx-gw02.hornetsecurity.com"],
@@ -38,6 +34,17 @@ SPF_INCLUDE = {
     "ovh": "mx.ovh.com",
     "gip-lab": "spf.gip-lab-numerique.fr",
 }
+
+
+# A real RSA-2048 public key (its private half was thrown away): verifiers, and the probe, can decode it.
+# TXT character-strings hold 255 bytes at most: the record is two strings, joined by readers.
+DKIM_RSA_KEY = (
+    "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAzUM6A65kQOWMfHFq0CB7z6BXR3r2TBHjTqEwMfpEjKyww2VUZUMvjNnPb4oadAUTCrYcGSA6N6JNq/hYJjIiFWjd1XtSWB2rTFKVmdfe3vDvt5T80nddF09tX9MbM0XopDAzT8Y/APyJmNwGUVXPR/W1"
+    "MmcdrU9TRUxnnZfZgvQVJq1Z8fW8+YSvsLhR8/C7EVpfSJPK8l0GZaKmqyFWsFkVOhiFXkyOEYdnnb9UnYffHCxR51Q9e6P2gK4GO/ccO93v0Vnq157a2iu7WaPQ5hUt+tSE8LK5rY1JNmbL1X4/GU7R0mq/f1K9aBNd/WjcvozcNTJS2IIr3ltNKtwo0QIDAQAB"
+)
+DKIM_TXT = f'"v=DKIM1; k=rsa; p={DKIM_RSA_KEY[:180]}" "{DKIM_RSA_KEY[180:]}"'
+# An Ed25519 key (RFC 8463: the key's 32 bytes), as self-run servers may publish
+DKIM_ED25519_TXT = '"v=DKIM1; k=ed25519; p=hAPSn2rlIcKmev+arz39xzL7LJF2P+1XAjRUWMPpDtQ="'
 
 
 def pick(rng: random.Random, weights: dict[str, float]) -> str:
@@ -286,7 +293,7 @@ def _mail(rng: random.Random, d: Domain, kind: str, net: int, index: int) -> Non
             (10, "alt4.aspmx.l.google.com"),
         ]
         includes.append(SPF_INCLUDE["google"])
-        d.records.append(("google._domainkey", 3600, "TXT", f'"v=DKIM1; k=ec; p={DKIM_KEY}"'))
+        d.records.append(("google._domainkey", 3600, "TXT", DKIM_TXT))
     elif setup in ("ovh", "gip-lab"):
         t["mailbox"] = setup
         mx = (
@@ -302,7 +309,7 @@ def _mail(rng: random.Random, d: Domain, kind: str, net: int, index: int) -> Non
         mx = [(10, f"mail.{d.name}")]
         d.records += [
             ("mail", 300, "A", ip),
-            ("mail._domainkey", 3600, "TXT", f'"v=DKIM1; k=ec; p={DKIM_KEY}"'),
+            ("mail._domainkey", 3600, "TXT", DKIM_ED25519_TXT),
         ]
     if setup != "none" and setup not in ("m365", "m365-gw") and rng.random() < 0.1:
         d.records.append(("@", 3600, "TXT", f'"MS=ms{40000000 + index}"'))

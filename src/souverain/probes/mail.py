@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from souverain.evidence import Evidence, Status
@@ -58,19 +58,31 @@ async def _dmarc(ctx: ProbeContext) -> Result:
 
 def _dkim_key(txt: str) -> dict[str, Any]:
     tags = dict(parse_tag_list(txt)[0])
-    info: dict[str, Any] = {"k": tags.get("k", "rsa").lower(), "has_key": bool(tags.get("p"))}
+    k = tags.get("k", "rsa").lower()
+    info: dict[str, Any] = {"k": k, "has_key": bool(tags.get("p"))}
     if "p" in tags and not tags["p"]:
         info["revoked"] = True
     if tags.get("p"):
-        try:
-            key = load_der_public_key(base64.b64decode("".join(tags["p"].split()), validate=False))
-            if isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
-                info["key_bits"] = key.key_size
-            elif isinstance(key, ed25519.Ed25519PublicKey):
-                info["key_bits"] = 256
-        except (ValueError, TypeError):
-            info["key_error"] = "undecodable public key"
+        info.update(_dkim_key_facts(k, "".join(tags["p"].split())))
     return info
+
+
+def _dkim_key_facts(k: str, p: str) -> dict[str, Any]:
+    """Size of a DKIM public key, or why no verifier can use it: RFC 6376 knows ``rsa`` (DER of the key),
+    RFC 8463 ``ed25519`` (the 32 bytes of the key)."""
+    if k not in ("rsa", "ed25519"):
+        return {"key_error": f"k={k[:20]} is not a DKIM key type (rsa, ed25519)"}
+    try:
+        raw = base64.b64decode(p, validate=False)
+        if k == "ed25519":
+            ed25519.Ed25519PublicKey.from_public_bytes(raw)
+            return {"key_bits": 256}
+        key = load_der_public_key(raw)
+    except (ValueError, TypeError):
+        return {"key_error": "undecodable public key"}
+    if not isinstance(key, rsa.RSAPublicKey):
+        return {"key_error": "k=rsa but the public key is not an RSA key"}
+    return {"key_bits": key.key_size}
 
 
 _LOOKUP_FAILED = frozenset({Status.ERROR, Status.TIMEOUT, Status.REFUSED})
@@ -85,7 +97,7 @@ async def _dkim(ctx: ProbeContext) -> Result:
     selectors = ctx.net.config.dkim_selectors
     names = [f"{s}._domainkey.{ctx.domain}" for s in selectors]
     answers = await asyncio.gather(*(ctx.net.dns.query(n, "TXT") for n in names))
-    found = 0
+    found = unusable = 0
     for selector, answer in zip(selectors, answers, strict=True):
         item: dict[str, Any] = {"selector": selector, "status": str(answer.status)}
         if answer.cname_chain:
@@ -93,11 +105,13 @@ async def _dkim(ctx: ProbeContext) -> Result:
         records = [r for r in answer.rrs if "p=" in r or "v=dkim1" in r.lower()]
         if records:
             item.update(_dkim_key(records[0]))
-            found += bool(item.get("has_key"))
+            usable = item["has_key"] and "key_error" not in item
+            found, unusable = found + usable, unusable + (item["has_key"] and not usable)
         if answer.status is not Status.NOT_FOUND or answer.cname_chain:
             data["selectors"].append(item)
-    data["keys_found"] = found
-    if found:
+    data["keys_found"] = found  # keys a verifier can use (before mail v2: every published key)
+    data["keys_unusable"] = unusable
+    if found or unusable:  # keys were observed: the check says whether they can be used
         return Status.OK, data, None
     failed = [a.status for a in (base, *answers) if a.status in _LOOKUP_FAILED]
     if failed:  # no key seen, but not every name could be asked: an absence was not observed
@@ -179,7 +193,7 @@ _PARTS: dict[str, Callable[[ProbeContext], Awaitable[Result]]] = {
 }
 
 
-@register("mail", version="1", roles=frozenset({"mail"}), budget_s=BUDGET_S, schema_version=SCHEMA_VERSION)
+@register("mail", version="2", roles=frozenset({"mail"}), budget_s=BUDGET_S, schema_version=SCHEMA_VERSION)
 async def probe_mail(ctx: ProbeContext) -> list[Evidence]:
     """Six evidence items, one per mail mechanism; one failing never hides the others."""
     part_budget = BUDGET_S * 0.9

@@ -10,7 +10,7 @@ from souverain.evidence import Status
 from souverain.net import Net
 from souverain.parsers.spf import MAX_DNS_LOOKUPS, MAX_VOID_LOOKUPS, parse_spf, select_spf
 
-__all__ = ["spf_evidence"]
+__all__ = ["effective_all", "spf_evidence"]
 
 MAX_NODES = 40
 MAX_DEPTH = 10
@@ -102,6 +102,19 @@ class _Walk:
         return node
 
 
+def effective_all(tree: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The ``all`` qualifier that ends the evaluation of a record: its own, or — with a used ``redirect=`` and
+    no ``all`` — the one of the record it redirects to (RFC 7208 §6.1), followed down the tree; with the
+    domain that carries it when a redirect led there."""
+    node: dict[str, Any] | None = tree
+    qualifier, via = tree.get("all"), None
+    while qualifier is None and node is not None:
+        node = next((n for n in node.get("children") or [] if n.get("via") == "redirect"), None)
+        if node is not None:
+            qualifier, via = node.get("all"), node.get("domain")
+    return qualifier, via
+
+
 async def spf_evidence(net: Net, domain: str) -> tuple[Status, dict[str, Any], str | None]:
     """(status, data, error) of the ``spf`` evidence for ``domain``."""
     walk = _Walk(net)
@@ -111,9 +124,12 @@ async def spf_evidence(net: Net, domain: str) -> tuple[Status, dict[str, Any], s
         if status is Status.OK:
             status = Status.NOT_FOUND
         return status, {"record": None, "tree": tree}, tree.get("error")
+    effective, via = effective_all(tree)
     data = {
         "record": tree["record"],
         "all": tree.get("all"),
+        "all_effective": effective,
+        "all_from": via,
         "dns_lookups": walk.lookups,
         "void_lookups": walk.voids,
         "lookups_exceeded": walk.lookups > MAX_DNS_LOOKUPS,
