@@ -40,6 +40,7 @@ _SPECS: dict[str, _Spec] = {
         },
     },
     "http": {
+        "final_url": KEEP,  # an HSTS header counts over https:// only
         "http_redirects_to_https": KEEP,
         "https_same_host": KEEP,
         "headers": {"hsts": KEEP, "security": KEEP, "x_content_type_options_nosniff": KEEP},

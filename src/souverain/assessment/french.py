@@ -46,6 +46,10 @@ _TEXTS: tuple[tuple[str, str], ...] = (
         r"Strict-Transport-Security sent over http:// only",
         "Strict-Transport-Security envoyé en http:// seulement",
     ),
+    (
+        r"Strict-Transport-Security seen over http:// only",
+        "Strict-Transport-Security vu en http:// seulement",
+    ),
     (r"set", "présent"),
     (r"absent", "absent"),
     (r"DNS evidence missing", "observations DNS manquantes"),

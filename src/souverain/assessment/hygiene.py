@@ -161,7 +161,7 @@ def _web(c: _Checks, ev: dict[str, Evidence], baseline: dict[str, Any]) -> None:
         else:
             verdict = (UNKNOWN, "no certificate")
         c.add("WEB-CERT-KEY", *verdict, "tls.endpoints[0].chain[0]")
-    _http(c, http)
+    _http(c, http, https_answers=ep is not None)
 
 
 def _cipher(cipher: str, baseline: dict[str, Any]) -> tuple[str, str]:
@@ -208,7 +208,7 @@ TLS_RULES = (
 )
 
 
-def _http(c: _Checks, http: Evidence | None) -> None:
+def _http(c: _Checks, http: Evidence | None, https_answers: bool) -> None:
     if not _ok(http):
         reason = "HTTP evidence missing" if http is None else f"HTTP failed ({http.error or http.status})"
         for rule in HTTP_RULES:
@@ -226,7 +226,12 @@ def _http(c: _Checks, http: Evidence | None) -> None:
     hsts = headers.get("hsts") or {}
     max_age = hsts.get("max_age")
     if hsts and str(d.get("final_url") or "").startswith("http://"):  # RFC 6797 §8.1: browsers ignore it
-        c.add("WEB-HSTS", FAIL, "Strict-Transport-Security sent over http:// only", "http.headers.hsts")
+        if https_answers:  # the site's https:// page may send it too: the probe followed http:// only
+            c.add(
+                "WEB-HSTS", UNKNOWN, "Strict-Transport-Security seen over http:// only", "http.headers.hsts"
+            )
+        else:
+            c.add("WEB-HSTS", FAIL, "Strict-Transport-Security sent over http:// only", "http.headers.hsts")
     elif hsts.get("valid") and isinstance(max_age, int) and max_age >= c.policy.hsts_min_max_age:
         c.add("WEB-HSTS", PASS, f"max-age={max_age}", "http.headers.hsts")
     elif hsts.get("valid"):

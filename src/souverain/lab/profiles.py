@@ -349,6 +349,7 @@ def _spf(rng: random.Random, d: Domain, includes: list[str], index: int) -> None
     elif variant == "redirect":
         spf = f"v=spf1 redirect=_spf.{d.name}"
         d.records.append(("_spf", 3600, "TXT", txt(f"v=spf1 {mech} {qual}")))
+        d.truth["spf_redirected_to"] = f"v=spf1 {mech} {qual}"  # whose "all" ends the evaluation
     else:
         spf = f"v=spf1 {mech} {qual}"
     d.records.append(("@", 3600, "TXT", txt(spf)))
