@@ -235,6 +235,65 @@ def test_a_shared_domain_shows_each_body_its_own_roles(tmp_path: Path) -> None:
     assert roles == {"213700016": {"a.fr": ["mail", "web"], "b.fr": ["web"]}, "200000016": {"a.fr": ["mail"]}}
 
 
+def test_a_body_has_the_dependencies_of_the_roles_it_declares(tmp_path: Path) -> None:
+    """A domain is attributed once for every body that lists it; a body that lists it for mail only got its
+    web hosting and the third parties its pages load too (and for the web only, its mailbox)."""
+    from souverain.attribution.engine import body_dependencies
+
+    mail_only = Organisation(
+        "200000016", "EPCI B", "epci", Territory(None, "37", "24"), (Domain("a.fr", frozenset({"mail"})),)
+    )
+    rows = {
+        "a.fr": [
+            {"scope": "mail", "role": "mailbox"},
+            {"scope": "web", "role": "web-hosting"},
+            {"scope": "page", "role": "analytics"},
+            {"scope": "tls", "role": "certificate-authority"},
+            {"scope": "dns", "role": "dns-hosting"},
+        ]
+    }
+    own = [{"scope": "contact", "role": "mailbox"}]
+    roles = {
+        name: [d["role"] + ":" + d["scope"] for d in body_dependencies(domains, rows, own)]
+        for name, domains in (
+            ("mail", [Domain("a.fr", frozenset({"mail"}))]),
+            ("web", [Domain("a.fr", frozenset({"web"}))]),
+            ("other", [Domain("a.fr", frozenset({"other"}))]),
+        )
+    }
+    assert roles == {
+        "mail": ["mailbox:mail", "dns-hosting:dns", "mailbox:contact"],
+        "web": [
+            "web-hosting:web",
+            "analytics:page",
+            "certificate-authority:tls",
+            "dns-hosting:dns",
+            "mailbox:contact",
+        ],
+        "other": ["dns-hosting:dns", "mailbox:contact"],
+    }
+    # through the report: the Google Tag Manager that a.fr's page loads is ORG's (web), not EPCI B's (mail)
+    store = Store(tmp_path / "s.db")
+    run_id = store.create_run("p.yaml", [ORG, mail_only], {})
+    page = Evidence(
+        "page", "a.fr", Status.OK, {"third_party": {"www.googletagmanager.com": {"kinds": ["script"]}}}
+    )
+    store.record_targets(
+        [(run_id, t.id, "ok", 0.0, 1.0, [page] if t.domain == "a.fr" else []) for t in store.targets(run_id)]
+    )
+    attribute_run(store, run_id, load_kb(), NetworkData(), on=dt.date(2026, 6, 1))
+    build_report(store, run_id, tmp_path / "report")
+    subjects = {
+        siren: {
+            d["subject"]
+            for d in json.loads((tmp_path / "report" / "orgs" / f"{siren}.json").read_text())["dependencies"]
+        }
+        for siren in ("213700016", "200000016")
+    }
+    assert "www.googletagmanager.com" in subjects["213700016"]
+    assert "www.googletagmanager.com" not in subjects["200000016"]
+
+
 def test_a_report_written_over_another_leaves_no_page_of_it(tmp_path: Path) -> None:
     store, run_id = make_run(tmp_path)
     out = tmp_path / "report"

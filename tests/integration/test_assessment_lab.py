@@ -324,6 +324,7 @@ def test_assessment_reads_essentials_and_they_change_nothing(assessed: Assessed,
     from souverain.assessment.essentials import HYGIENE_PROBES
     from souverain.assessment.levels import Leveller
     from souverain.assessment.run import assess_run
+    from souverain.attribution.engine import body_dependencies
     from souverain.attribution.run import context_for_run
     from souverain.evidence import Evidence, Status
     from souverain.policy.load import load_policy
@@ -383,8 +384,8 @@ def test_assessment_reads_essentials_and_they_change_nothing(assessed: Assessed,
             page = next((e for e in items if e.probe == "page"), None)
             if page is not None:
                 ev[domain.name]["page"] = Evidence("page", domain.name, Status(page.status), error=page.error)
-        deps = [r for d in org.domains for r in rows_by_target.get(targets.get(d.name), [])]
-        deps += rows_by_target.get(org.siren, [])
+        by_domain = {d.name: rows_by_target.get(targets.get(d.name), []) for d in org.domains}
+        deps = body_dependencies(org.domains, by_domain, rows_by_target.get(org.siren, []))
         doc = expand(json.loads(json.dumps(assessor.assess(org, ev, deps).to_dict())))
         doc["history"] = stored[org.siren]["history"]
         assert doc == stored[org.siren], org.siren

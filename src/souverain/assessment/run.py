@@ -22,7 +22,7 @@ from souverain.assessment.assess import Assessor
 from souverain.assessment.document import check_view, flagged
 from souverain.assessment.essentials import HYGIENE_PROBES
 from souverain.assessment.levels import Leveller
-from souverain.attribution.engine import Attributor
+from souverain.attribution.engine import Attributor, body_dependencies
 from souverain.attribution.observe import PROBES_READ
 from souverain.attribution.run import run_dependencies
 from souverain.errors import InputError
@@ -78,9 +78,7 @@ def _assess_all(
 ) -> dict[str, dict[str, Any]]:
     docs = {}
     for org in orgs:
-        deps = [d for dom in org.domains for d in deps_by_domain.get(dom.name, [])] + deps_by_siren.get(
-            org.siren, []
-        )
+        deps = body_dependencies(org.domains, deps_by_domain, deps_by_siren.get(org.siren, []))
         ev = {dom.name: evidence[dom.name] for dom in org.domains if dom.name in evidence}
         docs[org.siren] = assessor.assess(org, ev, deps).to_dict()
         if progress is not None:

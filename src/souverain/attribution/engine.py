@@ -16,7 +16,7 @@ signal names the same one.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Protocol
@@ -29,12 +29,33 @@ from souverain.kb.model import Signature
 from souverain.kb.networks import NetworkHit
 from souverain.parsers.html import registrable_domain as _registrable_domain
 
-__all__ = ["SELF", "Attributor", "Dependency", "NetworkLookup", "Reason"]
+__all__ = ["SELF", "Attributor", "Dependency", "NetworkLookup", "Reason", "body_dependencies"]
 
 SELF = "self"
 """Operator id of a dependency run by the organisation itself (its own server in its own domain)."""
 
 _CONF_ORDER = {"high": 3, "medium": 2, "low": 1, "none": 0}
+
+
+SCOPE_ROLE = {"web": "web", "tls": "web", "page": "web", "mail": "mail"}
+"""The domain role a dependency's scope (the rule that found it, ``Attributor.attribute``) belongs to; a
+``dns`` dependency belongs to every role."""
+
+
+def body_dependencies(
+    domains: Sequence[Any], by_domain: Mapping[str, list[dict[str, Any]]], own: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The dependencies of one body: those found on each of its ``domains`` (``portfolio.Domain``) for the
+    roles it declares there — a domain it lists for the web only is not its mailbox, even with MX records
+    (a domain is scanned, and attributed, once for all the bodies that list it) — then its ``own`` (contact
+    addresses)."""
+    out: list[dict[str, Any]] = []
+    for domain in domains:
+        for dep in by_domain.get(domain.name, ()):
+            role = SCOPE_ROLE.get(dep.get("scope") or "")
+            if role is None or role in domain.roles:
+                out.append(dep)
+    return out + own
 
 
 @lru_cache(maxsize=200_000)

@@ -14,6 +14,7 @@ from typing import Any
 
 from souverain import __version__
 from souverain.assessment.assess import render_finding
+from souverain.attribution.engine import body_dependencies
 from souverain.kb.jurisdiction import controllers, exposures
 from souverain.kb.load import KB
 from souverain.opendata.facts import domain_facts, joined
@@ -164,7 +165,7 @@ class RowBuilder:
             (lv.get("domain"), lv.get("scope"), lv.get("kind"), lv.get("subject")): lv
             for lv in (doc or {}).get("levels") or []
         }
-        deps = [d for dom in org.domains for d in chunk.dependencies.get(dom.name, [])] + own
+        deps = body_dependencies(org.domains, chunk.dependencies, own)
         rows = []
         for dep in sorted(deps, key=_dep_key):
             level = levels.get((dep["domain"], dep.get("scope"), dep["role"], dep["subject"])) or {}

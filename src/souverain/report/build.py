@@ -21,6 +21,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from souverain import __version__
 from souverain.assessment.assess import render_finding
+from souverain.attribution.engine import body_dependencies
 from souverain.errors import InputError
 from souverain.kb.load import KB
 from souverain.policy.load import Policy, load_policy
@@ -159,14 +160,14 @@ def build_report(
     rows: list[dict[str, Any]] = []
     org_template = env.get_template("org.html.j2")
     attribution = store.latest_attribution(run_id)
-    deps_by_target: dict[int, list[dict[str, Any]]] = {}
+    deps_by_domain: dict[str, list[dict[str, Any]]] = {}
     deps_by_siren: dict[str, list[dict[str, Any]]] = {}
     by_role: dict[str, Counter[str]] = {}
     if attribution is not None:
         for row in store.dependencies_of(attribution["id"]):
             view = _dependency_view(kb, row)
             if row["target_id"] is not None:
-                deps_by_target.setdefault(row["target_id"], []).append(view)
+                deps_by_domain.setdefault(row["domain"], []).append(view)
             elif row["siren"]:
                 deps_by_siren.setdefault(row["siren"], []).append(view)
             # what a page loads is a third party of its kind, apart from the site's own roles (a CDN a page
@@ -189,9 +190,7 @@ def build_report(
             summarise_target(evidence[target.id], t.phrases(), t.status) if lang != "en" else view["summary"]
             for (_, target), view in zip(pairs, domains, strict=True)
         ]
-        deps = [d for target in org_targets for d in deps_by_target.get(target.id, [])] + deps_by_siren.get(
-            org.siren, []
-        )
+        deps = body_dependencies(org.domains, deps_by_domain, deps_by_siren.get(org.siren, []))
         doc = _org_document(run_id, org, domains, sorted(deps, key=_role_key), attribution)
         doc.update(_assessment_keys(assessed.get(org.siren), assessment, policy))
         _write_json(out_dir / "orgs" / f"{org.siren}.json", doc)
