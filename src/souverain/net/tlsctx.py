@@ -5,6 +5,8 @@ from __future__ import annotations
 import ssl
 import warnings
 
+from souverain.net.keyexchange import watch_key_exchange
+
 __all__ = ["TLS_VERSIONS", "observation_context", "pinned_context", "validating_context"]
 
 TLS_VERSIONS: dict[str, ssl.TLSVersion] = {
@@ -29,8 +31,11 @@ def _permissive(minimum: ssl.TLSVersion, maximum: ssl.TLSVersion) -> ssl.SSLCont
 
 
 def observation_context() -> ssl.SSLContext:
-    """Accepts anything from TLS 1.0 to 1.3, certificates unchecked: we observe, we do not trust."""
-    return _permissive(ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_3)
+    """Accepts anything from TLS 1.0 to 1.3, certificates unchecked: we observe, we do not trust. It notes
+    each handshake's key exchange (``souverain.net.keyexchange``)."""
+    ctx = _permissive(ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_3)
+    watch_key_exchange(ctx)
+    return ctx
 
 
 def pinned_context(version: str) -> ssl.SSLContext:

@@ -100,7 +100,8 @@ async def _observe(ctx: ProbeContext, ip: str, host: str) -> dict[str, Any]:
         version=version,
         cipher=seen.cipher,
         cipher_bits=seen.cipher_bits,
-        key_exchange_group=None,  # not exposed by the ssl module of CPython 3.11
+        key_exchange=seen.key_exchange,
+        key_exchange_group=seen.key_exchange_group,
         alpn=seen.alpn,
         chain=certs,
         chain_length=len(chain),
@@ -113,7 +114,7 @@ async def _observe(ctx: ProbeContext, ip: str, host: str) -> dict[str, Any]:
     return out
 
 
-@register("tls", version="1", roles=frozenset({"web"}), budget_s=20.0, schema_version=SCHEMA_VERSION)
+@register("tls", version="2", roles=frozenset({"web"}), budget_s=20.0, schema_version=SCHEMA_VERSION)
 async def probe_tls(ctx: ProbeContext) -> list[Evidence]:
     """TLS on port 443 of the web host, first IPv4 and first IPv6 address."""
     host, addrs, which = await web_host(ctx)

@@ -6,6 +6,8 @@ import ssl
 from dataclasses import dataclass
 from typing import Any
 
+from souverain.net.keyexchange import key_exchange_of
+
 __all__ = ["TLS_READY", "TLS_SEEN", "Handshake", "handshake_of"]
 
 TLS_SEEN = "tls.seen"  # ctx.scratch key: {(host, ip): Handshake} recorded by the http probe
@@ -21,6 +23,8 @@ class Handshake:
     cipher_bits: int | None
     alpn: str | None
     chain: list[bytes]
+    key_exchange: str | None = None
+    key_exchange_group: str | None = None
 
 
 def _chain_der(ssl_object: Any) -> list[bytes]:
@@ -40,10 +44,14 @@ def _chain_der(ssl_object: Any) -> list[bytes]:
 def handshake_of(ssl_object: Any) -> Handshake:
     """Read a completed handshake from an ``ssl.SSLObject``/``SSLSocket``."""
     cipher = ssl_object.cipher()
+    version, name = ssl_object.version(), cipher[0] if cipher else None
+    kind, group = key_exchange_of(ssl_object, version, name)
     return Handshake(
-        version=ssl_object.version(),
-        cipher=cipher[0] if cipher else None,
+        version=version,
+        cipher=name,
         cipher_bits=cipher[2] if cipher else None,
         alpn=ssl_object.selected_alpn_protocol(),
         chain=_chain_der(ssl_object),
+        key_exchange=kind,
+        key_exchange_group=group,
     )
