@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import inspect
 import os
 import sys
 from pathlib import Path
@@ -170,9 +171,10 @@ def scan(
         typer.Option("--tenant-probe", help="Ask Microsoft's identity platform if a domain has a tenant."),
     ] = False,
 ) -> None:
-    """Scan a portfolio (or the lab's world) and record evidence in a new run. ``--resume RUN`` scans what
-    an interrupted run left with the run's own settings (resolver, trust store, probes, budgets, caps…):
-    only --concurrency, --workers and --store may be given with it."""
+    """Scan a portfolio (or the lab's world) and record evidence in a new run.
+
+    --resume RUN scans what an interrupted run left, with the run's own settings (resolver, trust store,
+    probes, budgets, caps…): only --concurrency, --workers and --store may be given with it."""
     from souverain.portfolio import load_portfolio
     from souverain.probes import REGISTRY
     from souverain.scan import ScanOptions
@@ -330,7 +332,7 @@ def _scan_held_run(
         task = bar.add_task(f"scan run {run_id}", total=None)
 
         def on_start(pending: int, total: int) -> None:
-            bar.update(task, total=total, completed=total - pending)
+            bar.update(task, total=total, completed=total - pending, baseline=total - pending)
 
         try:
             summary = run_scan(
@@ -491,9 +493,10 @@ def _assess(db: Any, run_id: int, config: dict[str, Any], kb_extra: list[Path] |
             processes=min(2, available_cores()),
         )
     score = result.summary["score"]
+    mean = "no score (nothing could be assessed)" if score["mean"] is None else f"mean score {score['mean']}"
     console.print(
         f"assessment {result.assessment_id} of run {run_id} (methodology {result.methodology}): "
-        f"{result.organisations} organisations, mean score {score['mean']}, "
+        f"{result.organisations} organisation{'' if result.organisations == 1 else 's'}, {mean}, "
         f"{score['provisional']} provisional"
     )
     return result
@@ -633,8 +636,10 @@ def report(
     ] = None,
     lang: LangOpt = "fr",
 ) -> None:
-    """Write the HTML + JSON report of a run (and of the procurement pillar when DECP were ingested): pages
-    in French (``--lang en`` for English), JSON files with codes and English texts, the same in both."""
+    """Write the HTML + JSON report of a run (and of the procurement pillar when DECP were ingested).
+
+    Pages in French (--lang en for English); the JSON files, with codes and English texts, are the same in
+    both (docs/report.md)."""
     from souverain.report import build_report
 
     procurement = _procurement_opt(procurement)
@@ -741,7 +746,10 @@ def lab_up(
     ] = None,
     lab_dir: LabDirOpt = None,
 ) -> None:
-    """Generate the world and start nsd, unbound, nginx and the hostile servers on 127.0.0.0/8."""
+    """Generate the world and start nsd, unbound, nginx and the hostile servers on 127.0.0.0/8.
+
+    One lab per machine (its addresses are fixed): a lab running from another folder is stopped first, and
+    said so; a scan still using it then meets a different world."""
     from souverain.lab import up
 
     if size is not None and domains is not None:
@@ -920,12 +928,25 @@ def lab_accuracy(
     out.print_json(orjson.dumps(result).decode())
 
 
+def _one_line_summaries(group: typer.Typer) -> None:
+    """A command's line in its group's list is the first paragraph of its docstring, joined: typer kept the
+    docstring's line breaks there, cutting sentences ("…resolve suppliers" / "and publishers")."""
+    for info in group.registered_commands:
+        doc = info.help or inspect.getdoc(info.callback) or ""
+        if info.short_help is None and doc:
+            info.short_help = " ".join(doc.split("\n\n")[0].split())
+    for sub in group.registered_groups:
+        if sub.typer_instance is not None:
+            _one_line_summaries(sub.typer_instance)
+
+
 def _run_app() -> int:
     """Run the command line; its exit code. typer runs in non-standalone mode so that a usage error (an
     option out of range, a missing argument) is one line like every other error, not typer's boxed usage
     text, and a Ctrl-C that typer sees (it turns it into exit 130, silently) is said."""
     from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError  # typer's own click
 
+    _one_line_summaries(app)
     try:
         code = app(standalone_mode=False, prog_name="souverain")
     except NoArgsIsHelpError as exc:  # a command group alone (`souverain lab`): its help

@@ -20,19 +20,45 @@ from rich.progress import (
     TaskID,
     TextColumn,
     TimeElapsedColumn,
-    TimeRemainingColumn,
 )
 from rich.text import Text
 
-__all__ = ["LineProgress", "RateColumn", "progress_bar"]
+__all__ = ["LineProgress", "RateColumn", "TimeLeftColumn", "progress_bar", "rate", "time_left"]
+
+
+def rate(task: Task) -> float | None:
+    """Items per second since the task started, counting the items done by this command only (a task's
+    ``baseline`` field: the targets a resumed run had done before). Not rich's speed: that one spans its
+    last samples only, so it showed the burst of a batch of results arriving at once ("1,168.3/s" at
+    concurrency 1) and stayed frozen, with its time left, while nothing finished."""
+    elapsed = task.finished_time if task.finished else task.elapsed
+    done = task.completed - float(task.fields.get("baseline", 0))
+    if not elapsed or elapsed < 1.0 or done <= 0:
+        return None
+    return done / elapsed
+
+
+def time_left(task: Task) -> float | None:
+    speed = rate(task)
+    if speed is None or task.total is None or task.finished:
+        return None
+    return max(0.0, task.total - task.completed) / speed
 
 
 class RateColumn(ProgressColumn):
-    """Items per second."""
+    """Items per second (``rate``)."""
 
     def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
+        speed = rate(task)
         return Text(f"{speed:,.1f}/s" if speed else "–/s", style="progress.data.speed")
+
+
+class TimeLeftColumn(ProgressColumn):
+    """Time left at the average rate (``time_left``)."""
+
+    def render(self, task: Task) -> Text:
+        left = time_left(task)
+        return Text("-:--:--" if left is None else _duration(left), style="progress.remaining")
 
 
 def _duration(seconds: float | None) -> str:
@@ -45,15 +71,15 @@ def describe(task: Task) -> str:
     done = f"{task.completed:,.0f}"
     if task.total is not None:
         done += f" of {task.total:,.0f} ({math.floor(task.percentage)} %)"  # 229 of 230 is not 100 %
-    speed = task.finished_speed or task.speed
+    speed = rate(task)
     parts = [f"{text}: {done}"]
     if speed:
         parts.append(f"{speed:,.1f}/s")
     parts.append(f"{_duration(task.elapsed)} elapsed")
     if task.finished:
         parts[-1] = f"done in {_duration(task.finished_time or task.elapsed)}"
-    elif task.time_remaining is not None:
-        parts.append(f"{_duration(task.time_remaining)} left")
+    elif (left := time_left(task)) is not None:
+        parts.append(f"{_duration(left)} left")
     return ", ".join(parts)
 
 
@@ -105,7 +131,7 @@ def progress_bar(console: Console) -> Progress:
         RateColumn(),
         TimeElapsedColumn(),
         TextColumn("ETA"),
-        TimeRemainingColumn(),
+        TimeLeftColumn(),
     )
     setting = os.environ.get("SOUVERAIN_PROGRESS")
     if setting == "0":

@@ -416,3 +416,17 @@ def test_latest_is_the_latest_portfolio_scan_not_an_on_demand_one(tmp_path: Path
     scanned = store.create_run(EXAMPLE, orgs, {})
     store.create_run("on-demand:1", orgs[:1], {"on_demand": True})
     assert cli._run_id(store, "latest") == scanned
+
+
+def test_command_lists_show_each_summary_as_one_paragraph() -> None:
+    """Group help kept docstring line breaks: "…clean, resolve suppliers" / "and publishers; list…"."""
+    from souverain import cli
+
+    cli._one_line_summaries(cli.app)
+    procurement = next(g.typer_instance for g in cli.app.registered_groups if g.name == "procurement")
+    assert procurement is not None
+    ingest = next(
+        c for c in procurement.registered_commands if c.callback and c.callback.__name__.startswith("ingest")
+    )
+    assert ingest.short_help is not None and "\n" not in ingest.short_help
+    assert "resolve suppliers and publishers; list every rejected" in ingest.short_help

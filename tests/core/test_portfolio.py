@@ -498,3 +498,22 @@ def test_messages_show_no_internals(tmp_path: Path) -> None:
         f"{path}:2: services: expected a mapping with a name, found 'x'",
     ]
     assert not any(yamlio.LINE in p or "{" in p or "Codepoint" in p for p in problems)
+
+
+def test_audit_six_portfolio_messages(tmp_path: Path) -> None:
+    """An unclosed quote said "kind: missing" and "domains: required" about cells that were there (the quote
+    swallowed the rest of the file); `roles: []` was read as web and mail; a folder was an "unknown
+    portfolio format ''"."""
+    unclosed = write(tmp_path, "unclosed.csv", 'siren,name,kind,domains\n213105554,"T,commune,a.fr\n')
+    assert problems_of(unclosed) == [
+        f'{unclosed}:2: invalid CSV: a quote (") opened in this record is never closed'
+    ]
+    quoted = write(tmp_path, "quoted.csv", 'siren,name,kind,domains\n213700016,Ville "A",commune,a.fr\n')
+    assert [o.name for o in load_portfolio(quoted)] == ['Ville "A"']  # a quote inside a cell is text
+    empty = write(tmp_path, "p.yaml", "- siren: '213700016'\n  name: A\n  kind: commune\n  domains:\n"
+                  "    - name: a.fr\n      roles: []\n")  # fmt: skip
+    assert problems_of(empty) == [f"{empty}:5: domains: 'a.fr': empty role list (expected web, mail, other)"]
+    absent = write(tmp_path, "q.yaml", "- siren: '213700016'\n  name: A\n  kind: commune\n  domains:\n"
+                   "    - name: a.fr\n")  # fmt: skip
+    assert load_portfolio(absent)[0].domains[0].roles == frozenset({"web", "mail"})  # no roles: both
+    assert problems_of(tmp_path) == [f"{tmp_path}: a folder, not a portfolio file (.yaml, .yml or .csv)"]

@@ -306,3 +306,37 @@ def test_a_report_written_over_another_leaves_no_page_of_it(tmp_path: Path) -> N
         "213700016.json",
         "notes.txt",
     ]
+
+
+def test_a_place_that_cannot_hold_the_report_is_named_and_lists_say_what_they_leave_out(
+    tmp_path: Path,
+) -> None:
+    """A folder named index.html in --out was an internal error (IsADirectoryError, exit 70); a file named
+    orgs was reported as the --out folder's fault; the index showed two MX of five with nothing to say so."""
+    import pytest
+
+    from souverain.errors import InputError
+
+    store, run_id = make_run(tmp_path)
+    taken = tmp_path / "taken"
+    (taken / "index.html").mkdir(parents=True)
+    with pytest.raises(InputError, match=r"cannot write '.*taken/index.html': Is a directory"):
+        build_report(store, run_id, taken)
+    blocked = tmp_path / "blocked"
+    blocked.mkdir()
+    (blocked / "orgs").write_text("a file")
+    with pytest.raises(InputError, match=r"cannot create '.*blocked/orgs': File exists"):
+        build_report(store, run_id, blocked)
+
+    many = Store(tmp_path / "mx.db")
+    other = many.create_run("p.yaml", [ORG], {})
+    mx = [{"host": f"mx{i}.a.fr"} for i in range(1, 6)]
+    many.record_targets(
+        [
+            (other, t.id, "ok", 0.0, 1.0, [Evidence("dns", t.domain, Status.OK, {"mx_hosts": mx})])
+            for t in many.targets(other)
+        ]
+    )
+    build_report(many, other, tmp_path / "r")
+    cells = [td.text() for td in HTMLParser((tmp_path / "r" / "index.html").read_text()).css("td")]
+    assert "mx1.a.fr, mx2.a.fr (+3 : page de l'organisme)" in cells

@@ -55,3 +55,25 @@ def test_progress_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
         bar.advance(task, 3)
         time.sleep(0.2)
     assert buffer.getvalue() == ""
+
+
+def test_rate_and_time_left_are_the_average_of_the_work_this_command_did() -> None:
+    """rich's speed spans its last samples: a batch of results arriving at once showed "1,168.3/s" at
+    concurrency 1, and the rate and time left stayed frozen while nothing finished (the audit's 9 s of
+    "21.0/s, 0:00:01 left" when the real rate had fallen to 6/s)."""
+    from rich.progress import Progress
+
+    from souverain.progress import rate, time_left
+
+    now = [0.0]
+    bar = Progress(get_time=lambda: now[0], disable=True)
+    task_id = bar.add_task("scan run 3", total=100)
+    bar.update(task_id, completed=40, baseline=40)  # a resumed run: 40 targets done by an earlier command
+    now[0] = 2.0
+    bar.advance(task_id, 10)  # a batch of ten results at once
+    task = bar.tasks[0]
+    assert rate(task) == 5.0 and time_left(task) == 10.0  # 10 in 2 s, 50 left
+    now[0] = 12.0  # nothing finishes for 10 s: the rate falls, the time left grows
+    assert rate(task) == pytest.approx(10 / 12) and time_left(task) == pytest.approx(60.0)
+    now[0] = 0.5
+    assert rate(task) is None  # too early to say

@@ -41,6 +41,8 @@ def load_portfolio(path: Path) -> list[Organisation]:
     """Read and validate a portfolio file (``.yaml``/``.yml`` or ``.csv``)."""
     if not path.exists():
         raise PortfolioError([f"{path}: file not found"])
+    if path.is_dir():
+        raise PortfolioError([f"{path}: a folder, not a portfolio file (.yaml, .yml or .csv)"])
     suffix = path.suffix.lower()
     if suffix in (".yaml", ".yml"):
         rows = _yaml_rows(path)
@@ -118,7 +120,8 @@ def _csv_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
         raise PortfolioError([f"{path}: cannot read ({exc.strerror or exc})"]) from None
     header_text = next((line for line in text.splitlines() if line.strip()), "")
     delimiter = max((",", ";", "\t"), key=header_text.count)  # ',' unless the header uses ';' or tabs
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    # strict: a quote never closed is an error, not a cell that swallows the rest of the file
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     records: list[tuple[int, list[str]]] = []  # (physical line where the record starts, cells)
     start = 1
     try:
@@ -127,6 +130,10 @@ def _csv_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
                 records.append((start, cells))
             start = reader.line_num + 1
     except csv.Error as exc:
+        if "unexpected end of data" in str(exc):
+            raise PortfolioError(
+                [f'{path}:{start}: invalid CSV: a quote (") opened in this record is never closed']
+            ) from None
         raise PortfolioError([f"{path}:{reader.line_num}: invalid CSV: {exc}"]) from None
     if not records:
         raise PortfolioError([f"{path}: no organisation found (empty file)"])
@@ -315,7 +322,8 @@ class _Builder:
             if role_items is None:
                 continue
             role_texts = [
-                self.text(item_line, "domains.roles", role) for role in role_items or _DEFAULT_ROLES
+                self.text(item_line, "domains.roles", role)
+                for role in (role_items if roles_raw is not None else _DEFAULT_ROLES)
             ]
             if None in role_texts:
                 continue

@@ -144,8 +144,26 @@ def build_report(
     run = store.run(run_id)
     try:
         (out_dir / "orgs").mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"--out '{out_dir}': cannot create the folder: {exc.strerror}") from None
+    except OSError as exc:  # name the path that failed: out_dir may exist with a file called orgs in it
+        raise InputError(f"--out '{out_dir}': cannot create '{exc.filename}': {exc.strerror}") from None
+    try:
+        return _write_report(store, run, out_dir, progress, kb, policy, procurement_db, t)
+    except OSError as exc:  # a folder where a page goes, a full disk, no permission: the path, not a bug
+        where = f"'{exc.filename}'" if exc.filename else "the report"
+        raise InputError(f"--out '{out_dir}': cannot write {where}: {exc.strerror or exc}") from None
+
+
+def _write_report(
+    store: Store,
+    run: Any,
+    out_dir: Path,
+    progress: Callable[[int, int], None] | None,
+    kb: KB | None,
+    policy: Policy | None,
+    procurement_db: Path | None,
+    t: ReportText,
+) -> ReportResult:
+    run_id, lang = run.id, t.lang
     static = resources.files("souverain.report").joinpath("static")
     for name in ("style.css",):
         with resources.as_file(static.joinpath(name)) as src:
