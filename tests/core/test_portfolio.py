@@ -221,9 +221,9 @@ def test_wrong_yaml_types_are_one_line_and_exit_2(tmp_path: Path) -> None:
 def test_unreadable_csv_is_an_input_error(tmp_path: Path) -> None:
     folder = tmp_path / "p.csv"
     folder.mkdir()
-    assert problems_of(folder) == [f"{folder}: cannot read (Is a directory)"]
+    assert problems_of(folder) == [f"{folder}: a folder, not a portfolio file (.yaml, .yml or .csv)"]
     result = run_cli("portfolio", "check", str(folder), home=tmp_path)
-    assert result.returncode == 2 and "cannot read (Is a directory)" in result.stdout + result.stderr
+    assert result.returncode == 2 and "a folder, not a portfolio file" in result.stdout + result.stderr
 
 
 def test_alias_bomb_is_refused_but_anchors_and_merge_keys_work(tmp_path: Path) -> None:
@@ -517,3 +517,19 @@ def test_audit_six_portfolio_messages(tmp_path: Path) -> None:
                    "    - name: a.fr\n")  # fmt: skip
     assert load_portfolio(absent)[0].domains[0].roles == frozenset({"web", "mail"})  # no roles: both
     assert problems_of(tmp_path) == [f"{tmp_path}: a folder, not a portfolio file (.yaml, .yml or .csv)"]
+
+
+def test_check_lists_the_file_s_problems_and_its_rows_together(tmp_path: Path) -> None:
+    """An unknown top-level key or CSV column hid every problem of the organisations until it was fixed."""
+    doc = write(tmp_path, "misc.yaml", "version: 2\norganisations:\n  - siren: '213700016'\n    name: A\n"
+                "    kind: commune\n    teritory: {departement: '37'}\n    domains: [a.fr]\n")  # fmt: skip
+    assert problems_of(doc) == [
+        f"{doc}:1: version: unknown key (known keys: organisations)",
+        f"{doc}:3: teritory: unknown key (did you mean 'territory'? known keys: siren, name, kind, territory, "
+        "domains, contacts, services)",
+    ]
+    table = write(tmp_path, "t.csv", "siren,name,kind,domains,colour\n213700017,A,commune,a.fr,blue\n")
+    problems = problems_of(table)
+    assert (
+        len(problems) == 2 and "column 'colour': unknown column" in problems[0] and "checksum" in problems[1]
+    )

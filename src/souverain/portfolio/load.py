@@ -45,12 +45,13 @@ def load_portfolio(path: Path) -> list[Organisation]:
         raise PortfolioError([f"{path}: a folder, not a portfolio file (.yaml, .yml or .csv)"])
     suffix = path.suffix.lower()
     if suffix in (".yaml", ".yml"):
-        rows = _yaml_rows(path)
+        rows, first = _yaml_rows(path)
     elif suffix == ".csv":
-        rows = _csv_rows(path)
+        rows, first = _csv_rows(path)
     else:
         raise PortfolioError([f"{path}: unknown portfolio format '{suffix}' (use .yaml, .yml or .csv)"])
     builder = _Builder(path)
+    builder.problems.extend(first)  # the file's own (an unknown key or column): the rows are checked too
     orgs = [org for line, raw in rows if (org := builder.organisation(line, raw)) is not None]
     if builder.problems:
         raise PortfolioError(builder.problems)
@@ -80,38 +81,36 @@ def _shown(value: Any) -> str:
     return _quoted(str(value))
 
 
-def _yaml_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
+def _yaml_rows(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], list[str]]:
+    """The organisations' mappings with their lines, and the problems of the document around them."""
     try:
         doc = read_yaml(path, text=True)  # every portfolio field is text: 01 stays '01', no stays 'no'
     except YamlProblem as exc:
         raise PortfolioError([str(exc)]) from None
+    problems: list[str] = []
     if isinstance(doc, dict):
-        unknown = [key for key in doc if key != LINE and key != "organisations"]
-        if unknown:
-            raise PortfolioError(
-                [
-                    f"{path}:{doc[LINE]}: {key}: {_unknown_name(str(key), ('organisations',), 'key')}"
-                    for key in unknown
-                ]
-            )
+        problems += [
+            f"{path}:{doc[LINE]}: {key}: {_unknown_name(str(key), ('organisations',), 'key')}"
+            for key in doc
+            if key != LINE and key != "organisations"
+        ]
         items = doc.get("organisations")
     else:
         items = doc
     if not isinstance(items, list):
-        raise PortfolioError([f"{path}: expected a mapping with an 'organisations' list"])
+        raise PortfolioError(problems or [f"{path}: expected a mapping with an 'organisations' list"])
     rows: list[tuple[int, dict[str, Any]]] = []
-    problems: list[str] = []
     for index, item in enumerate(items):
         if isinstance(item, dict):
             rows.append((int(item.get(LINE, 0)), item))
         else:
             problems.append(f"{path}: organisations[{index}]: expected a mapping, found {_shown(item)}")
-    if problems:
-        raise PortfolioError(problems)
-    return rows
+    return rows, problems
 
 
-def _csv_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
+def _csv_rows(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], list[str]]:
+    """The rows with their physical lines, and the header's problems that leave the rows readable (an
+    unknown column: its cells are ignored); a missing or repeated column stops here."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
@@ -140,6 +139,7 @@ def _csv_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
     header_line, header = records[0]
     columns = [name.strip().lower() for name in header]
     problems: list[str] = []
+    fatal: list[str] = []
     first_at: dict[str, int] = {}
     for position, name in enumerate(columns, start=1):
         if not name:
@@ -150,7 +150,7 @@ def _csv_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
                 + _unknown_name(name, CSV_COLUMNS, "column")
             )
         elif name in first_at:
-            problems.append(
+            fatal.append(
                 f"{path}:{header_line}: column '{name}': appears twice "
                 f"(columns {first_at[name]} and {position})"
             )
@@ -158,9 +158,9 @@ def _csv_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
             first_at[name] = position
     missing = [name for name in _CSV_REQUIRED if name not in first_at]
     if missing:
-        problems.append(f"{path}:{header_line}: missing column(s): {', '.join(sorted(missing))}")
-    if problems:
-        raise PortfolioError(problems)
+        fatal.append(f"{path}:{header_line}: missing column(s): {', '.join(sorted(missing))}")
+    if fatal:  # which cell is which is not known: the rows cannot be read
+        raise PortfolioError(problems + fatal)
     index = {name: position - 1 for name, position in first_at.items()}
     rows: list[tuple[int, dict[str, Any]]] = []
     for line, cells in records[1:]:
@@ -195,9 +195,7 @@ def _csv_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
                 },
             )
         )
-    if problems:
-        raise PortfolioError(problems)
-    return rows
+    return rows, problems
 
 
 class _Builder:
