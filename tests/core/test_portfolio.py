@@ -525,8 +525,8 @@ def test_check_lists_the_file_s_problems_and_its_rows_together(tmp_path: Path) -
                 "    kind: commune\n    teritory: {departement: '37'}\n    domains: [a.fr]\n")  # fmt: skip
     assert problems_of(doc) == [
         f"{doc}:1: version: unknown key (known keys: organisations)",
-        f"{doc}:3: teritory: unknown key (did you mean 'territory'? known keys: siren, name, kind, territory, "
-        "domains, contacts, services)",
+        f"{doc}:3: teritory: unknown key (did you mean 'territory'? known keys: siren, name, kind, "
+        "territory, domains, contacts, services)",
     ]
     table = write(tmp_path, "t.csv", "siren,name,kind,domains,colour\n213700017,A,commune,a.fr,blue\n")
     problems = problems_of(table)
