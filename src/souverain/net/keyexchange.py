@@ -79,11 +79,19 @@ def _key_share(body: bytes) -> int | None:
 
 
 def watch_key_exchange(ctx: ssl.SSLContext) -> bool:
-    """Give ``ctx`` the hook (False when this Python has none)."""
-    if not hasattr(ctx, "_msg_callback"):
+    """Give ``ctx`` the hook (False when this Python has none). Set on the C type's attribute: the ``ssl``
+    module's own setter wraps the callback in one that turns three integers into enum members on every
+    call, 1.7 µs against 0.07 µs for the hook alone, and a connection makes ~40 calls (a handshake and a
+    30 KB page: every record header counts) — measured 2026-11-25; the hook compares integers."""
+    raw = getattr(getattr(ssl, "_ssl", None), "_SSLContext", None)
+    slot = getattr(raw, "_msg_callback", None)
+    if slot is None or not hasattr(slot, "__set__"):
         return False
-    ctx._msg_callback = _message
+    slot.__set__(ctx, _message)
     return True
+
+
+_message.user_function = _message  # type: ignore[attr-defined]  # what ctx._msg_callback reads back
 
 
 def _group(code: int) -> str:
