@@ -946,7 +946,6 @@ def _run_app() -> int:
     text, and a Ctrl-C that typer sees (it turns it into exit 130, silently) is said."""
     from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError  # typer's own click
 
-    _one_line_summaries(app)
     try:
         code = app(standalone_mode=False, prog_name="souverain")
     except NoArgsIsHelpError as exc:  # a command group alone (`souverain lab`): its help
@@ -965,6 +964,9 @@ def _run_app() -> int:
     if code == 130:  # typer's conversion of a KeyboardInterrupt (the scan exits with its own message)
         console.print("[yellow]interrupted[/]")
     return code if isinstance(code, int) else 0
+
+
+_one_line_summaries(app)  # every command is registered by now
 
 
 def main() -> None:
