@@ -198,7 +198,7 @@ def _write_report(
     assessed = store.org_assessments_of(assessment["id"]) if assessment else {}
     for index, org in enumerate(orgs, start=1):
         pairs = [(d, by_domain[d.name]) for d in org.domains if d.name in by_domain]
-        org_targets = [t for _, t in pairs]
+        org_targets = [target for _, target in pairs]
         evidence = store.evidence_for([target.id for target in org_targets])
         # the roles this organisation declared: a domain shared with another body is scanned once, for the
         # roles of both, but each body's page shows its own
