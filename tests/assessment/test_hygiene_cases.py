@@ -199,3 +199,37 @@ def test_dkim_says_when_its_lookups_failed(policy: Policy, dkim: Evidence, expec
         assert found["detail"] == f"DKIM lookups failed ({dkim.status})"
     if dkim.data.get("keys_unusable") and not dkim.data["keys_found"]:
         assert found["detail"] == "2 key(s) found, none usable"
+
+
+@pytest.mark.parametrize(
+    ("kind", "group", "expected"),
+    [
+        ("ECDHE", "x25519", "pass"),
+        ("ECDHE", "secp256r1", "pass"),  # prime256v1 in the baseline, as OpenSSL names it
+        ("ECDHE+ML-KEM", "X25519MLKEM768", "pass"),
+        ("ECDHE", "brainpoolP256r1", "pass"),  # ANSSI lists it; Mozilla's profile does not (below)
+        ("ECDHE", "secp521r1", "pass"),
+        ("ECDHE", "0x1234", "warn"),
+        ("DHE", "DH-2048", "pass"),
+        ("DHE", "DH-1024", "fail"),
+        ("RSA", None, "fail"),
+        (None, None, "unknown"),  # evidence of tls probe v1
+    ],
+)
+def test_key_exchange_against_the_baseline(
+    policy: Policy, kind: str | None, group: str | None, expected: str
+) -> None:
+    ev = tls()
+    ev.data["endpoints"][0].update(key_exchange=kind, key_exchange_group=group)
+    assert status(policy, {"tls": ev}, "WEB-TLS-KX") == expected
+
+
+def test_key_exchange_is_not_scored_and_follows_the_chosen_baseline(policy: Policy) -> None:
+    from souverain.policy.load import load_policy as load
+
+    ev = tls()
+    ev.data["endpoints"][0].update(key_exchange="ECDHE", key_exchange_group="brainpoolP256r1")
+    mozilla = load(tls_baseline="mozilla-intermediate")
+    assert status(mozilla, {"tls": ev}, "WEB-TLS-KX") == "warn"
+    checks = [check_dict(c) for c in check_domain("a.fr", frozenset({"web"}), {"tls": ev}, policy)]
+    assert next(c for c in checks if c["rule"] == "WEB-TLS-KX")["required"] is False

@@ -33,6 +33,8 @@ _SPECS: dict[str, _Spec] = {
             "version": KEEP,
             "versions": {"accepted": KEEP},
             "cipher": KEEP,
+            "key_exchange": KEEP,
+            "key_exchange_group": KEEP,
             "chain_valid": KEEP,
             "validation_error": KEEP,
             "hostname_match": KEEP,

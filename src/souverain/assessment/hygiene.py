@@ -101,13 +101,7 @@ def _web(c: _Checks, ev: dict[str, Evidence], baseline: dict[str, Any]) -> None:
         status, detail = PASS, f"HTTPS answers ({ep.get('version')})"
     c.add("WEB-HTTPS", status, detail, "tls.endpoints")
     if ep is None:  # the missing HTTPS is the failure (WEB-HTTPS); the TLS details cannot be tested
-        for rule in (
-            "WEB-TLS-VERSIONS",
-            "WEB-TLS-CIPHER",
-            "WEB-CERT-VALID",
-            "WEB-CERT-HOSTNAME",
-            "WEB-CERT-KEY",
-        ):
+        for rule in TLS_RULES[1:]:  # WEB-HTTPS aside
             c.add(rule, UNKNOWN if status == UNKNOWN else NA, "no TLS endpoint", "tls.endpoints")
     else:
         accepted = (ep.get("versions") or {}).get("accepted") or {}
@@ -126,6 +120,8 @@ def _web(c: _Checks, ev: dict[str, Evidence], baseline: dict[str, Any]) -> None:
         if verdict is None:
             verdict = c.view.remember(c.view.ciphers, cipher, _cipher(cipher, baseline))
         c.add("WEB-TLS-CIPHER", *verdict, "tls.endpoints[0].cipher")
+        kx = _key_exchange(ep.get("key_exchange"), ep.get("key_exchange_group"), baseline)
+        c.add("WEB-TLS-KX", *kx, "tls.endpoints[0].key_exchange_group")
         if ep.get("chain_valid"):
             c.add(
                 "WEB-CERT-VALID", PASS, "chain valid against the trust store", "tls.endpoints[0].chain_valid"
@@ -178,6 +174,28 @@ def _cipher(cipher: str, baseline: dict[str, Any]) -> tuple[str, str]:
     return FAIL, f"{cipher} is not in the baseline"
 
 
+_GROUP_ALIASES = {"prime256v1": "secp256r1"}  # OpenSSL's name of P-256 in the baselines; IANA's in evidence
+
+
+def _key_exchange(kind: str | None, group: str | None, baseline: dict[str, Any]) -> tuple[str, str]:
+    """The handshake's key exchange against the baseline's groups and DH size (tls probe v2 records it)."""
+    spec = baseline.get("key_exchange") or {}
+    if kind is None:
+        return UNKNOWN, "key exchange not recorded"
+    if kind == "RSA":
+        return FAIL, "static RSA key exchange: no forward secrecy"
+    if kind == "DHE":
+        digits = (group or "").removeprefix("DH-").removeprefix("ffdhe")
+        bits, need = int(digits) if digits.isdigit() else 0, int(spec.get("dh_min_bits") or 2048)
+        return (PASS if bits >= need else FAIL), f"DHE {bits} bits (minimum {need})"
+    if kind == "ECDHE+ML-KEM":
+        return PASS, f"{group}: hybrid post-quantum key exchange"
+    known = {_GROUP_ALIASES.get(g.lower(), g.lower()) for g in spec.get("groups") or []}
+    if (group or "").lower() in known:
+        return PASS, f"{kind} {group}"
+    return WARN, f"{kind} {group or 'unknown group'} is outside the baseline"
+
+
 def _key(kind: str, size: int, baseline: dict[str, Any]) -> tuple[str, str]:
     cert = baseline.get("certificate") or {}
     need = (
@@ -202,6 +220,7 @@ TLS_RULES = (
     "WEB-HTTPS",
     "WEB-TLS-VERSIONS",
     "WEB-TLS-CIPHER",
+    "WEB-TLS-KX",
     "WEB-CERT-VALID",
     "WEB-CERT-HOSTNAME",
     "WEB-CERT-KEY",
