@@ -8,6 +8,7 @@ import gc
 import inspect
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -181,17 +182,18 @@ def scan(
     from souverain.scan.memory import trim_heap
     from souverain.scan.run import net_config_from
 
-    measured = {  # what makes a run one measurement: a resumed run keeps its own
-        "--resolver": resolver,
-        "--ca-file": ca_file,
-        "--lab": lab or None,
-        "--dir": lab_dir,
-        "--per-ip": per_ip,
-        "--target-budget": target_budget,
-        "--only": only,
-        "--user-agent": user_agent,
-        "--origin-lookup": origin_lookup or None,
-        "--tenant-probe": tenant_probe or None,
+    # what makes a run one measurement, as the run records it: a resumed run keeps its own
+    measured: dict[str, tuple[Any, Callable[[], Any], str]] = {
+        "--resolver": (resolver, lambda: net_config_from({"resolver": resolver}).resolver, "resolver"),
+        "--ca-file": (ca_file, lambda: _ca_file_opt(ca_file), "ca_file"),
+        "--lab": (lab or None, lambda: str(_lab_dir(lab_dir)), "lab_dir"),
+        "--dir": (lab_dir, lambda: str(_lab_dir(lab_dir)), "lab_dir"),
+        "--per-ip": (per_ip, lambda: per_ip, "per_ip_limit"),
+        "--target-budget": (target_budget, lambda: target_budget, "target_budget_s"),
+        "--only": (only, lambda: sorted(_only_opt(str(only), REGISTRY)), "only"),
+        "--user-agent": (user_agent, lambda: user_agent, "user_agent"),
+        "--origin-lookup": (origin_lookup or None, lambda: True, "origin_lookup"),
+        "--tenant-probe": (tenant_probe or None, lambda: True, "tenant_probe"),
     }
     db = _store(store)
     config: dict[str, Any]
@@ -199,11 +201,17 @@ def scan(
         if portfolio is not None:
             raise InputError("scan: give either a portfolio or --resume RUN, not both")
         config = dict(_resumable(db, resume).config)
-        if given := [name for name, value in measured.items() if value is not None]:
+        recorded = _RECORDED_DEFAULTS | {k: v for k, v in config.items() if v is not None}
+        changed = [  # the run's own value given again is no change
+            name
+            for name, (value, as_recorded, key) in measured.items()
+            if value is not None and as_recorded() != recorded.get(key)
+        ]
+        if changed:
             raise InputError(
-                f"--resume {resume}: {', '.join(given)} cannot be changed in a run: its remaining targets "
+                f"--resume {resume}: {', '.join(changed)} cannot be changed in a run: its remaining targets "
                 f"are scanned with its own settings ({_settings(config)}); resume without "
-                f"{'it' if len(given) == 1 else 'them'}, or scan in a new run"
+                f"{'it' if len(changed) == 1 else 'them'}, or scan in a new run"
             )
         run_id = resume
     else:
@@ -292,15 +300,27 @@ def _user_agent_opt(value: str) -> str:
     return value
 
 
+_RECORDED_DEFAULTS: dict[str, Any] = {"per_ip_limit": 4, "target_budget_s": 60.0}
+"""Settings as a run recorded before 2026-11-25 had them without saying so."""
+
+
 def _settings(config: dict[str, Any]) -> str:
     """A run's recorded settings, as ``--resume`` names them."""
     parts = [f"resolver {config.get('resolver') or 'of the system'}"]
     if config.get("lab_dir"):
         parts.append(f"lab {config['lab_dir']}")
-    if config.get("only"):
-        parts.append(f"probes {','.join(config['only'])}")
+    elif config.get("ca_file"):
+        parts.append(f"trust store {config['ca_file']}")
+    parts.append(f"probes {','.join(config['only'])}" if config.get("only") else "all probes")
     parts.append(f"per-ip {config.get('per_ip_limit', 4)}")
     parts.append(f"target budget {config.get('target_budget_s') or 60.0:g} s")
+    if config.get("user_agent"):
+        parts.append(f"user agent {config['user_agent']!r}")
+    parts += [
+        option
+        for option, key in (("origin lookup", "origin_lookup"), ("tenant probe", "tenant_probe"))
+        if config.get(key)
+    ]
     return ", ".join(parts)
 
 

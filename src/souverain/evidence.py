@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["Evidence", "Status", "dig"]
+__all__ = ["EVIDENCE_ROLE", "Evidence", "Status", "dig", "for_roles"]
 
 
 class Status(StrEnum):
@@ -83,3 +84,26 @@ def dig(data: Any, *path: str) -> Any:
             return None
         data = data.get(key)
     return data
+
+
+EVIDENCE_ROLE = {
+    "tls": "web",
+    "http": "web",
+    "page": "web",
+    "spf": "mail",
+    "dmarc": "mail",
+    "dkim": "mail",
+    "mta-sts": "mail",
+    "tls-rpt": "mail",
+    "autodiscover": "mail",
+}
+"""The domain role an evidence item is about; the others (dns, origin, tenant) are about every role."""
+
+
+def for_roles(evidence: Sequence[Evidence], roles: Iterable[str]) -> list[Evidence]:
+    """The evidence of a domain that is about the roles a body declares for it: a domain scanned once for
+    two bodies (one for the web, one for mail) shows each its own facts."""
+    wanted = set(roles)
+    return [
+        ev for ev in evidence if EVIDENCE_ROLE.get(ev.probe, "") in wanted or ev.probe not in EVIDENCE_ROLE
+    ]

@@ -96,3 +96,27 @@ def test_run_aggregates_are_the_same_from_either_form(assessor: Assessor, policy
 
     assert summary(compact) == summary(expand(compact))
     assert any(k.startswith("MAIL-SPF-ALL:") for k in summary(compact)["findings"])
+
+
+def test_an_unknown_strategic_data_finding_does_not_claim_what_was_not_seen(policy: Policy) -> None:
+    """ "Le service « Portail » (données personnelles) repose sur indéterminé, soumis à ." — the rule's fail
+    sentence with no operator and no law (the audit's 7 bodies)."""
+    from souverain.assessment.assess import render_finding
+
+    facts = {"service": "Portail", "classes": "personnelles", "operator": "undetermined",
+             "level": "undetermined", "laws": "", "extra": ""}  # fmt: skip
+    for rule in ("DATA-PERSONAL-EXTRATERRITORIAL", "DATA-SENSITIVE-QUALIFIED", "DATA-HEALTH-HDS"):
+        shown = render_finding(policy, {"rule": rule, "status": "unknown", "facts": facts})
+        for lang in ("fr", "en"):
+            text = shown["explanation"][lang]
+            assert "Portail" in text and "soumis à ." not in text and "subject to ." not in text, text
+            assert "indéterminé" not in text and "undetermined" not in text, text
+        assert "n'est pas visible dans les observations" in shown["explanation"]["fr"]
+    seen = facts | {"operator": "AWS", "laws": "US CLOUD Act"}
+    failing = render_finding(
+        policy, {"rule": "DATA-PERSONAL-EXTRATERRITORIAL", "status": "warn", "facts": seen}
+    )
+    assert (
+        failing["explanation"]["en"]
+        == "Service “Portail” (personal data) runs on AWS, subject to US CLOUD Act."
+    )

@@ -85,6 +85,9 @@ def test_hsts_counts_only_over_https(policy: Policy) -> None:
         }
         http = Evidence("http", "a.fr", Status.OK, data)
         assert status(policy, {"tls": tls(), "http": http}, "WEB-HSTS") == expected, final
+    # nor is its absence over http:// a fact about the https:// page (it failed: the audit's calvados.fr)
+    silent = Evidence("http", "a.fr", Status.OK, {"final_url": "http://a.fr/", "headers": {}})
+    assert status(policy, {"tls": tls(), "http": silent}, "WEB-HSTS") == "unknown"
     checks = check_domain("a.fr", frozenset({"web"}), {"http": http}, policy)  # no HTTPS at all: fail
     assert [check_dict(c)["detail"] for c in checks if check_dict(c)["rule"] == "WEB-HSTS"] == [
         "Strict-Transport-Security sent over http:// only"

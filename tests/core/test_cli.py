@@ -354,7 +354,13 @@ def test_a_resumed_run_keeps_its_own_settings(tmp_path: Path) -> None:
 
     store_path = tmp_path / "s.db"
     store = Store(store_path)
-    settings = {"resolver": "127.0.0.1:9", "only": ["dns"], "target_budget_s": 3.0, "per_ip_limit": 2}
+    settings = {
+        "resolver": "127.0.0.1:9",
+        "only": ["dns"],
+        "target_budget_s": 3.0,
+        "per_ip_limit": 2,
+        "user_agent": "audit/1",
+    }
     store.create_run(EXAMPLE, load_portfolio(Path(EXAMPLE)), settings)
     store.set_run_status(1, "interrupted")
     for extra, named in (
@@ -362,13 +368,17 @@ def test_a_resumed_run_keeps_its_own_settings(tmp_path: Path) -> None:
         (["--only", "dns,tls", "--per-ip", "4"], "--per-ip, --only cannot be changed"),
         (["--lab"], "--lab cannot be changed"),
         (["--target-budget", "60", "--tenant-probe"], "--target-budget, --tenant-probe cannot be changed"),
+        (["--only", "dns", "--per-ip", "2", "--resolver", "127.0.0.1:10"], "--resolver cannot be changed"),
     ):
         refused = souverain("scan", "--resume", "1", "--store", str(store_path), *extra, home=tmp_path)
         assert refused.returncode == 2 and named in refused.stderr, (extra, refused.stderr)
-        assert "resolver 127.0.0.1:9, probes dns, per-ip 2, target budget 3 s" in refused.stderr
+        said = " ".join(refused.stderr.split())
+        assert "resolver 127.0.0.1:9, probes dns, per-ip 2, target budget 3 s, user agent 'audit/1'" in said
     assert store.status_counts(1) == {"pending": len(store.targets(1))}
+    # the run's own values given again change nothing: accepted
+    same = ["--only", "dns", "--per-ip", "2", "--target-budget", "3", "--resolver", "127.0.0.1:9"]
     resumed = souverain(
-        "scan", "--resume", "1", "--store", str(store_path), "--concurrency", "4", home=tmp_path
+        "scan", "--resume", "1", "--store", str(store_path), "--concurrency", "4", *same, home=tmp_path
     )
     assert resumed.returncode == 0, resumed.stderr
     evidence = store.evidence_for([t.id for t in store.targets(1)])

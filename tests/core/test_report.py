@@ -135,6 +135,9 @@ def test_report_pages_in_french_or_english_over_the_same_json(tmp_path: Path) ->
     assert "tiers" not in en_org and "Dépendances" in fr_org and "Dependencies" in en_org
     assert "boîtes aux lettres" in fr_org and "mailboxes" in en_org  # role names, as the dashboard has them
     assert "délai dépassé : resolver timeout" in fr_org  # a status named, the observed error kept as it is
+    from souverain.report.texts import ReportText
+
+    assert ReportText("fr").pick("confidence_level", "none") == "aucune"  # an undetermined dependency's
 
 
 def test_observed_text_is_escaped_and_nothing_loads_from_outside(tmp_path: Path) -> None:
@@ -292,6 +295,13 @@ def test_a_body_has_the_dependencies_of_the_roles_it_declares(tmp_path: Path) ->
     }
     assert "www.googletagmanager.com" in subjects["213700016"]
     assert "www.googletagmanager.com" not in subjects["200000016"]
+    # the index shows each body the facts of its roles: the page's third parties for ORG, none for EPCI B
+    rows = HTMLParser((tmp_path / "report" / "index.html").read_text()).css(
+        "#orgs ~ table tbody tr, table tr"
+    )
+    cells = {r.css_first("td").text(): [td.text() for td in r.css("td")] for r in rows if r.css_first("td")}
+    third = {name.split("\n")[0]: row[-1] for name, row in cells.items() if "a.fr" in " ".join(row)}
+    assert any(v == "1" for v in third.values()) and any(v == "—" for v in third.values()), third
 
 
 def test_a_report_written_over_another_leaves_no_page_of_it(tmp_path: Path) -> None:

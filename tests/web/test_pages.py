@@ -233,6 +233,8 @@ def test_a_broad_search_is_paged_and_says_when_it_was_cut(
     api = client.get("/api/v1/organisations", params={"q": "commune", "per_page": 4, "page": 2}).json()
     assert api["meta"] == {"page": 2, "per_page": 4, "total": 6, "pages": 2, "capped": False}
     assert [o["name"] for o in api["items"]] == names[4:]
+    ordered = client.get("/api/v1/organisations", params={"q": "commune", "order": "-score"})
+    assert ordered.status_code == 422 and "a search (q) is in name order" in ordered.text  # was ignored
 
     monkeypatch.setattr(souverain.web.data, "SEARCH_CANDIDATES", 4)  # an index too large to read whole
     cut = HTMLParser(client.get("/search", params={"q": "commune"}).text).css_first("#search-capped")

@@ -38,8 +38,12 @@ def render_finding(policy: Policy, finding: dict[str, Any]) -> dict[str, Any]:
         }
     facts = finding.get("facts") or {}
     said = {"en": _Facts(facts), "fr": _Facts(french_facts(facts))}  # English codes and texts put in French
+    texts = (
+        rule.explanation_unknown if finding.get("status") == "unknown" and rule.explanation_unknown else None
+    )
     explanation = {
-        lang: text.format_map(said.get(lang, said["en"])) for lang, text in rule.explanation.items()
+        lang: text.format_map(said.get(lang, said["en"]))
+        for lang, text in (texts or rule.explanation).items()
     }
     if "fr" in explanation:
         explanation["fr"] = _ELISION.sub("d'", explanation["fr"])  # "de agriculture.gouv.fr" → "d'agri…"

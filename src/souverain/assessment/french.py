@@ -46,6 +46,7 @@ _TEXTS: tuple[tuple[str, str], ...] = (
         r"Strict-Transport-Security sent over http:// only",
         "Strict-Transport-Security envoyé en http:// seulement",
     ),
+    (r"the https:// page was not read", "la page https:// n'a pas été lue"),
     (
         r"Strict-Transport-Security seen over http:// only",
         "Strict-Transport-Security vu en http:// seulement",
@@ -63,7 +64,7 @@ _TEXTS: tuple[tuple[str, str], ...] = (
     ),
     (r"SPF evidence missing", "observations SPF manquantes"),
     (r"no SPF record", "pas d'enregistrement SPF"),
-    (r"SPF (error|timeout|refused)", r"SPF : \1"),
+    (r"SPF (error|timeout|refused)", r"SPF : ⟨status:\1⟩"),
     (r"all qualifier absent", "qualificatif « all » absent"),
     (r"all qualifier (.)", r"qualificatif « \1all »"),
     (r"all qualifier absent \(redirect=(.+)\)", r"qualificatif « all » absent (redirect=\1)"),
@@ -86,7 +87,15 @@ _TEXTS: tuple[tuple[str, str], ...] = (
         r"(\d+) key\(s\) found among the common selectors",
         r"\1 clé(s) trouvée(s) parmi les sélecteurs courants",
     ),
-    (r"DKIM lookups failed \((.+)\)", r"échec des requêtes DKIM (\1)"),
+    (r"DKIM lookups failed \((.+)\)", r"échec des requêtes DKIM (⟨status:\1⟩)"),
+    # the negotiated suite and the certificate key (hygiene._cipher, hygiene._key)
+    (r"(\S+) is forbidden by the baseline", r"\1 est interdite par le référentiel"),
+    (r"(\S+) is recommended", r"\1 est recommandée"),
+    (r"(\S+) is acceptable, not recommended", r"\1 est acceptable, non recommandée"),
+    (r"(\S+) is not in the baseline", r"\1 n'est pas dans le référentiel"),
+    (r"cipher not recorded", "suite non relevée"),
+    (r"no certificate", "pas de certificat"),
+    (r"unknown key (\d+) bits", r"clé inconnue de \1 bits"),
     (r"(\d+) key\(s\) found, none usable", r"\1 clé(s) publiée(s), aucune utilisable"),
     (r"mode (\S+)", r"mode \1"),
     (r"no policy", "pas de politique"),
@@ -122,9 +131,12 @@ def _text(value: str) -> str:
         role = t.label("role", undetermined.group(1))
         return f"{role[:1].lower()}{role[1:]} de {undetermined.group(2)} : indéterminé(e)"
     for pattern, french in _patterns():
-        if pattern.match(value):
-            return pattern.sub(french, value)
+        if pattern.match(value):  # a status code in the text (⟨status:error⟩) by its name
+            return _STATUS.sub(lambda m: str(t.label("target_status", m[1])), pattern.sub(french, value))
     return value
+
+
+_STATUS = re.compile(r"⟨status:([a-z-]+)⟩")
 
 
 @lru_cache(maxsize=8192)

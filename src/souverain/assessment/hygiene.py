@@ -244,13 +244,16 @@ def _http(c: _Checks, http: Evidence | None, https_answers: bool) -> None:
     headers = d.get("headers") or {}
     hsts = headers.get("hsts") or {}
     max_age = hsts.get("max_age")
-    if hsts and str(d.get("final_url") or "").startswith("http://"):  # RFC 6797 §8.1: browsers ignore it
-        if https_answers:  # the site's https:// page may send it too: the probe followed http:// only
-            c.add(
-                "WEB-HSTS", UNKNOWN, "Strict-Transport-Security seen over http:// only", "http.headers.hsts"
-            )
-        else:
-            c.add("WEB-HSTS", FAIL, "Strict-Transport-Security sent over http:// only", "http.headers.hsts")
+    over_http = str(d.get("final_url") or "").startswith(
+        "http://"
+    )  # a header there is ignored (RFC 6797 §8.1)
+    if over_http and https_answers:  # the https:// page, which alone counts, was not read (no redirect to it)
+        seen = (
+            "Strict-Transport-Security seen over http:// only" if hsts else "the https:// page was not read"
+        )
+        c.add("WEB-HSTS", UNKNOWN, seen, "http.headers.hsts")
+    elif hsts and over_http:
+        c.add("WEB-HSTS", FAIL, "Strict-Transport-Security sent over http:// only", "http.headers.hsts")
     elif hsts.get("valid") and isinstance(max_age, int) and max_age >= c.policy.hsts_min_max_age:
         c.add("WEB-HSTS", PASS, f"max-age={max_age}", "http.headers.hsts")
     elif hsts.get("valid"):

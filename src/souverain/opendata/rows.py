@@ -15,6 +15,7 @@ from typing import Any
 from souverain import __version__
 from souverain.assessment.assess import render_finding
 from souverain.attribution.engine import body_dependencies
+from souverain.evidence import for_roles
 from souverain.kb.jurisdiction import controllers, exposures
 from souverain.kb.load import KB
 from souverain.opendata.facts import domain_facts, joined
@@ -153,7 +154,7 @@ class RowBuilder:
                 "web_hygiene_score": (scores.get("web") or {}).get("score"),
                 "mail_hygiene_score": (scores.get("mail") or {}).get("score"),
             }
-            row.update(domain_facts(chunk.evidence.get(domain.name, [])))
+            row.update(domain_facts(for_roles(chunk.evidence.get(domain.name, []), domain.roles)))
             rows.append(row)
         return rows
 

@@ -36,6 +36,8 @@ class Rule:
     category: str | None = None
     required: bool = True
     data_classes: tuple[str, ...] = ()
+    explanation_unknown: dict[str, str] | None = None
+    """What an ``unknown`` finding says, when the rule's explanation states a fact that was not seen."""
 
 
 @dataclass(slots=True)
@@ -121,6 +123,9 @@ def load_policy(directory: Path | None = None, *, tls_baseline: str | None = Non
             raw.get("category"),
             bool(raw.get("required", True)),
             tuple(raw.get("data_classes") or ()),
+            _texts(where, raw["explanation_unknown"], "explanation_unknown")
+            if "explanation_unknown" in raw
+            else None,
         )
     baselines = {}
     for p in sorted((d / "baselines").glob("*.yaml")) if (d / "baselines").is_dir() else []:

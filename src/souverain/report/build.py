@@ -23,6 +23,7 @@ from souverain import __version__
 from souverain.assessment.assess import render_finding
 from souverain.attribution.engine import body_dependencies
 from souverain.errors import InputError
+from souverain.evidence import for_roles
 from souverain.kb.load import KB
 from souverain.policy.load import Policy, load_policy
 from souverain.portfolio import Organisation
@@ -203,10 +204,10 @@ def _write_report(
         # the roles this organisation declared: a domain shared with another body is scanned once, for the
         # roles of both, but each body's page shows its own
         domains = [_domain_view(target, evidence[target.id], d.roles) for d, target in pairs]
-        # what the pages show: the same summary in the report's language
+        # what the pages show: the summary in the report's language, of the roles the body declares there
         shown = [
-            summarise_target(evidence[target.id], t.phrases(), t.status) if lang != "en" else view["summary"]
-            for (_, target), view in zip(pairs, domains, strict=True)
+            summarise_target(for_roles(evidence[target.id], d.roles), t.phrases(), t.status)
+            for d, target in pairs
         ]
         deps = body_dependencies(org.domains, deps_by_domain, deps_by_siren.get(org.siren, []))
         doc = _org_document(run_id, org, domains, sorted(deps, key=_role_key), attribution)

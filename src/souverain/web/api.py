@@ -351,12 +351,15 @@ def list_organisations(
     run: int | None = None,
     fmt: FormatQ = None,
 ) -> Response:
-    """Organisations of an assessment (the current one unless ``run``), with filters."""
+    """Organisations of an assessment (the current one unless ``run``), with filters; a search (``q``) is in
+    name order."""
     _check_codes(region, departement, kind)
+    if q and order != "name":  # it was ignored: the answer looked ordered by score
+        raise HTTPException(422, f"order '{order}': a search (q) is in name order; leave order out")
     current = _assessment(request, run)
     filters = Filters(region, departement, kind)
     obs = _obs(request)
-    if q:  # by name: the order is the name's
+    if q:
         result = obs.search(current["id"], q, filters, page, per_page)
     else:
         result = obs.organisations(current["id"], filters, page, per_page, order)
