@@ -20,7 +20,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from souverain import __version__
-from souverain.cliopts import LangOpt, StoreOpt, out_folder
+from souverain.cliopts import LangOpt, StoreOpt, counted, out_folder
 from souverain.errors import InputError, SouverainError
 from souverain.opendata.cli import export as export_command
 from souverain.processes import GC_THRESHOLDS, redeliver_lost_interrupts
@@ -464,7 +464,8 @@ def _report_attribution(result: Any, run_id: int) -> None:
     determined = sum(n for c in result.by_role.values() for conf, n in c.items() if conf != "none")
     console.print(
         f"attribution {result.attribution_id} of run {run_id} (KB {result.kb_version}): "
-        f"{result.dependencies} dependencies over {result.targets} domains, {determined} with an operator"
+        f"{counted(result.dependencies, 'dependency', 'dependencies')} over "
+        f"{counted(result.targets, 'domain')}, {determined} with an operator"
     )
 
 
@@ -516,7 +517,7 @@ def _assess(db: Any, run_id: int, config: dict[str, Any], kb_extra: list[Path] |
     mean = "no score (nothing could be assessed)" if score["mean"] is None else f"mean score {score['mean']}"
     console.print(
         f"assessment {result.assessment_id} of run {run_id} (methodology {result.methodology}): "
-        f"{result.organisations} organisation{'' if result.organisations == 1 else 's'}, {mean}, "
+        f"{counted(result.organisations, 'organisation')}, {mean}, "
         f"{score['provisional']} provisional"
     )
     return result

@@ -10,7 +10,7 @@ import typer
 
 from souverain.errors import InputError
 
-__all__ = ["LangOpt", "StoreOpt", "out_folder"]
+__all__ = ["LangOpt", "StoreOpt", "counted", "out_folder"]
 
 
 def out_folder(value: str) -> Path:
@@ -47,3 +47,8 @@ LangOpt = Annotated[
     str,
     typer.Option("--lang", parser=language, metavar="fr|en", help="Language of the pages: fr or en."),
 ]
+
+
+def counted(n: int, word: str, plural: str | None = None) -> str:
+    """``1 domain``, ``2 domains``, ``2 dependencies`` (with ``plural``)."""
+    return f"{n} {word}" if n == 1 else f"{n} {plural or word + 's'}"

@@ -98,6 +98,10 @@ def test_report_and_export_name_a_missing_procurement_database(tmp_path: Path) -
 
 
 def test_counts_are_said_in_the_right_number() -> None:
-    from souverain.procurement.cli import _count
+    from souverain.cliopts import counted
 
-    assert [_count(n, "contract") for n in (0, 1, 2)] == ["0 contracts", "1 contract", "2 contracts"]
+    assert [counted(n, "contract") for n in (0, 1, 2)] == ["0 contracts", "1 contract", "2 contracts"]
+    assert (
+        counted(1, "dependency", "dependencies") == "1 dependency"
+    )  # "5 dependencies over 1 domains" before
+    assert counted(5, "dependency", "dependencies") == "5 dependencies"

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 
-from souverain.cliopts import out_folder
+from souverain.cliopts import counted, out_folder
 from souverain.errors import InputError
 
 __all__ = ["procurement_app"]
@@ -79,22 +79,18 @@ def ingest_cmd(
         state = (
             "unchanged, not read again"
             if f.reused
-            else f"{_count(f.records, 'contract')}, {_count(f.rows, 'row')}"
+            else f"{counted(f.records, 'contract')}, {counted(f.rows, 'row')}"
         )
         console.print(f"{f.path} ({f.format}): {state}", highlight=False)
     s = result.summary
     report = ", ".join(f"{k} {v}" for k, v in s.report.items()) or "nothing to report"
     console.print(
-        f"{_count(s.contracts, 'contract')} after de-duplication ({s.staged_contracts} published), "
+        f"{counted(s.contracts, 'contract')} after de-duplication ({s.staged_contracts} published), "
         f"{s.digital} digital; "
         f"KB {result.kb_version}; ingest report: {report}",
         highlight=False,
     )
     out.print(str(result.db), soft_wrap=True, highlight=False)
-
-
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 @procurement_app.command("shares")
