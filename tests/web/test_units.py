@@ -153,7 +153,8 @@ def test_report_catalogue_has_both_languages() -> None:
     """The static report's own texts: both languages everywhere, and the same placeholders in both."""
     import string
 
-    from souverain.report.texts import ReportText, _catalogue
+    from souverain.report.texts import ReportText
+    from souverain.web.i18n import catalogue
 
     def entries(node: dict[str, object], path: str = "") -> list[tuple[str, dict[str, str]]]:
         out: list[tuple[str, dict[str, str]]] = []
@@ -165,7 +166,7 @@ def test_report_catalogue_has_both_languages() -> None:
                 out.extend(entries(value, f"{path}{key}."))
         return out
 
-    found = entries(_catalogue())
+    found = entries(catalogue("souverain.report"))
     assert len(found) > 80
     for key, texts in found:
         fields = {

@@ -4,14 +4,8 @@ report and the dashboard name things alike."""
 
 from __future__ import annotations
 
-from functools import lru_cache
-from importlib import resources
-from typing import Any
-
-import yaml
-
 from souverain.report.summary import ENGLISH
-from souverain.web.i18n import LANGS, Translator
+from souverain.web.i18n import LANGS, Translator, catalogue
 
 __all__ = ["FRENCH_PHRASES", "LANGS", "ReportText"]
 
@@ -30,29 +24,15 @@ FRENCH_PHRASES: dict[str, str] = {
 }
 
 
-@lru_cache(maxsize=1)
-def _catalogue() -> dict[str, Any]:
-    text = resources.files("souverain.report").joinpath("messages.yaml").read_text(encoding="utf-8")
-    data: dict[str, Any] = yaml.safe_load(text)
-    return data
-
-
-class ReportText:
-    """``t(key, **values)`` for a sentence (the report's catalogue, then the web interface's),
-    ``t.pick(group, code)`` for a code the report names itself, ``t.label(group, code)`` for one the web
-    interface names; a missing entry shows the key or the code."""
+class ReportText(Translator):
+    """The web interface's translator with the report's sentences laid over its own: ``t(key, **values)``
+    (the report's catalogue, then the web interface's), ``t.label(group, code)`` for the names of stored codes
+    as the dashboard has them, ``t.pick(group, code)`` for the codes the report names itself; a missing
+    entry shows the key or the code."""
 
     def __init__(self, lang: str) -> None:
-        self.ui = Translator(lang)  # refuses an unknown language
-        self.lang = lang
-        self._messages = _catalogue()
-
-    def __call__(self, key: str, **values: Any) -> str:
-        entry = self._messages.get(key)
-        if not isinstance(entry, dict) or self.lang not in entry:
-            return self.ui(key, **values)  # the web interface's sentence, or the key
-        text = str(entry[self.lang])
-        return text.format(**values) if values else text
+        super().__init__(lang)  # refuses an unknown language
+        self._messages = self._messages | catalogue("souverain.report")
 
     def pick(self, group: str, code: str | None) -> str:
         if code is None:
@@ -60,18 +40,9 @@ class ReportText:
         entry = self._messages.get(group, {}).get(code)
         return str(entry[self.lang]) if isinstance(entry, dict) else code
 
-    def label(self, group: str, code: str | None) -> str:
-        return self.ui.label(group, code)
-
     def status(self, code: str | None) -> str:
         """A probe's or a target's status (``ok``, ``timeout``…) by its name in the report's language."""
-        return self.ui.label("target_status", code)
-
-    def why(self, text: str | None) -> str:
-        return self.ui.why(text)
-
-    def text(self, value: Any) -> str:
-        return self.ui.text(value)
+        return self.label("target_status", code)
 
     def phrases(self) -> dict[str, str]:
         return FRENCH_PHRASES if self.lang == "fr" else ENGLISH

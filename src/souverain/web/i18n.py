@@ -17,9 +17,10 @@ __all__ = ["LANGS", "Translator", "catalogue", "prefix"]
 LANGS = ("fr", "en")
 
 
-@lru_cache(maxsize=1)
-def catalogue() -> dict[str, Any]:
-    text = resources.files("souverain.web").joinpath("messages.yaml").read_text(encoding="utf-8")
+@lru_cache(maxsize=2)
+def catalogue(package: str = "souverain.web") -> dict[str, Any]:
+    """The ``messages.yaml`` of ``package``: the web interface's, or the report's (souverain.report.texts)."""
+    text = resources.files(package).joinpath("messages.yaml").read_text(encoding="utf-8")
     data: dict[str, Any] = yaml.safe_load(text)
     return data
 
