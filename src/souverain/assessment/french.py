@@ -74,14 +74,6 @@ _TEXTS: tuple[tuple[str, str], ...] = (
     (r"no valid DMARC record", "pas d'enregistrement DMARC valable"),
     (r"no DMARC policy", "pas de politique DMARC"),
     (r"p=(\S+) on pct=(\S+) only", r"p=\1 sur pct=\2 seulement"),
-    (r"key exchange not recorded", "échange de clés non relevé"),
-    (
-        r"static RSA key exchange: no forward secrecy",
-        "échange de clés RSA statique : pas de confidentialité persistante",
-    ),
-    (r"DHE (\d+) bits \(minimum (\d+)\)", r"DHE \1 bits (minimum \2)"),
-    (r"(.+): hybrid post-quantum key exchange", r"\1 : échange de clés hybride post-quantique"),
-    (r"(\S+) (.+) is outside the baseline", r"\1 \2 hors du référentiel"),
     (r"evidence missing", "observations manquantes"),
     (
         r"(\d+) key\(s\) found among the common selectors",
@@ -96,6 +88,14 @@ _TEXTS: tuple[tuple[str, str], ...] = (
     (r"cipher not recorded", "suite non relevée"),
     (r"no certificate", "pas de certificat"),
     (r"unknown key (\d+) bits", r"clé inconnue de \1 bits"),
+    # the key exchange (hygiene._key_exchange; "DHE 2048 bits (minimum 2048)" reads the same in French)
+    (r"key exchange not recorded", "échange de clés non relevé"),
+    (
+        r"static RSA key exchange: no forward secrecy",
+        "échange de clés RSA statique : pas de confidentialité persistante",
+    ),
+    (r"(.+): hybrid post-quantum key exchange", r"\1 : échange de clés hybride post-quantique"),
+    (r"(\S+) (.+) is outside the baseline", r"\1 \2 hors du référentiel"),
     (r"(\d+) key\(s\) found, none usable", r"\1 clé(s) publiée(s), aucune utilisable"),
     (r"mode (\S+)", r"mode \1"),
     (r"no policy", "pas de politique"),

@@ -244,10 +244,10 @@ def _http(c: _Checks, http: Evidence | None, https_answers: bool) -> None:
     headers = d.get("headers") or {}
     hsts = headers.get("hsts") or {}
     max_age = hsts.get("max_age")
-    over_http = str(d.get("final_url") or "").startswith(
-        "http://"
-    )  # a header there is ignored (RFC 6797 §8.1)
-    if over_http and https_answers:  # the https:// page, which alone counts, was not read (no redirect to it)
+    # a header over http:// is ignored (RFC 6797 §8.1); the https:// page, which alone counts, is read only
+    # when http:// redirects to it
+    over_http = str(d.get("final_url") or "").startswith("http://")
+    if over_http and https_answers:
         seen = (
             "Strict-Transport-Security seen over http:// only" if hsts else "the https:// page was not read"
         )
